@@ -1,0 +1,114 @@
+import { timingSafeEqual } from "node:crypto";
+import { calculatePKCECodeChallenge, generateRandomCodeVerifier, generateRandomState, validateAuthResponse, type TokenEndpointResponse } from "oauth4webapi";
+import type { FetchLike } from "./back-channel.js";
+import { OAuthError } from "./errors.js";
+import type { OAuthEvent } from "./events.js";
+import { listenForCallback, type CallbackListener } from "./listen-for-callback.js";
+import { toOAuthError } from "./map-error.js";
+import { asAuthorizationServer, asClient } from "./oauth4webapi-options.js";
+import { assertBrowsableUrl } from "./open-browser.js";
+import { exchangeCode } from "./request-tokens.js";
+import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
+
+export interface AuthorizationInput {
+  as: AuthorizationServerMetadata;
+  resource: string;
+  scope: string | undefined;
+  /** Callback ports to try in order; 0 lets the OS pick. */
+  ports: readonly number[];
+  /** Called once the redirect URI is known: returns the client registered for it. */
+  prepareClient: (redirectUri: string) => Promise<ClientRecord>;
+  openBrowser: (authorizationUrl: string) => void | Promise<void>;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  fetch: FetchLike;
+  onEvent: (event: OAuthEvent) => void;
+}
+
+export interface AuthorizationResult {
+  tokens: TokenEndpointResponse;
+  client: ClientRecord;
+}
+
+/**
+ * One authorization code flow with PKCE: listen on loopback, open the browser, then check the callback
+ * (RFC 9207 `iss` first, then `state`, only then `error` or `code`) and redeem the code at the token
+ * endpoint of the server the request went to. The browser's page reports the final outcome.
+ */
+export async function authorizeInBrowser(input: AuthorizationInput): Promise<AuthorizationResult> {
+  const verifier = generateRandomCodeVerifier();
+  const state = generateRandomState();
+  let client: ClientRecord | undefined;
+
+  const listener = await listenOnFirstFreePort(input, async (callbackUrl) => {
+    if (!client) throw new OAuthError("authorization_failed", "a callback arrived before the authorization request was sent");
+    const parameters = checkCallback(callbackUrl.searchParams, input.as, client, state);
+    input.onEvent({ type: "callback_received" });
+    return exchangeCode(input.as, client, parameters, listener.redirectUri, verifier, input.resource, input.fetch);
+  });
+  try {
+    input.onEvent({ type: "callback_listening", redirectUri: listener.redirectUri });
+    client = await input.prepareClient(listener.redirectUri);
+    const url = authorizationUrl(input, client, listener.redirectUri, state, await calculatePKCECodeChallenge(verifier));
+    input.onEvent({ type: "browser_opened", authorizationUrl: url });
+    await input.openBrowser(url);
+    return { tokens: await listener.result, client };
+  } finally {
+    await listener.close();
+  }
+}
+
+async function listenOnFirstFreePort(
+  input: AuthorizationInput,
+  handle: (url: URL) => Promise<TokenEndpointResponse>,
+): Promise<CallbackListener<TokenEndpointResponse>> {
+  let lastError: unknown;
+  for (const port of input.ports) {
+    try {
+      return await listenForCallback({ port, timeoutMs: input.timeoutMs, signal: input.signal, handle });
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+function authorizationUrl(input: AuthorizationInput, client: ClientRecord, redirectUri: string, state: string, challenge: string): string {
+  const url = assertBrowsableUrl(input.as.authorization_endpoint ?? "");
+  const params = url.searchParams;
+  params.set("response_type", "code");
+  params.set("client_id", client.client_id);
+  params.set("redirect_uri", redirectUri);
+  params.set("state", state);
+  params.set("code_challenge", challenge);
+  params.set("code_challenge_method", "S256");
+  params.set("resource", input.resource);
+  if (input.scope) params.set("scope", input.scope);
+  // OpenID Connect servers drop offline_access unless consent is prompted for.
+  if (input.scope?.split(" ").includes("offline_access")) params.set("prompt", "consent");
+  return url.href;
+}
+
+/** Returns the branded parameters oauth4webapi's code grant wants, or throws a typed error. */
+export function checkCallback(parameters: URLSearchParams, as: AuthorizationServerMetadata, client: ClientRecord, expectedState: string): URLSearchParams {
+  const iss = parameters.get("iss");
+  if (iss === null ? as.authorization_response_iss_parameter_supported === true : iss !== as.issuer) {
+    // RFC 9207 §2.4: the response may come from another server; its error fields must not be trusted or shown.
+    throw new OAuthError("issuer_response_mismatch", `the authorization response ${iss === null ? "lacks the iss parameter" : "came from another issuer"} (expected ${as.issuer})`);
+  }
+  const state = parameters.get("state");
+  if (state === null || !sameString(state, expectedState)) {
+    throw new OAuthError("state_mismatch", "the authorization response's state does not match the request; it was not started by this client");
+  }
+  try {
+    return validateAuthResponse(asAuthorizationServer(as), asClient(client), parameters, expectedState);
+  } catch (error) {
+    throw toOAuthError(error, "authorization_failed", "the authorization server answered");
+  }
+}
+
+function sameString(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}

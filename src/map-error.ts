@@ -1,0 +1,74 @@
+import { AuthorizationResponseError, OperationProcessingError, ResponseBodyError } from "oauth4webapi";
+import { ResponseTooLargeError } from "./back-channel.js";
+import { OAuthError, type OAuthErrorCode } from "./errors.js";
+
+/**
+ * The one place foreign errors become `OAuthError`s. `step` names what was being done, for the message.
+ *
+ * oauth4webapi attaches raw response bodies and callback parameters to its errors; those can hold codes
+ * and tokens, so they are not kept as `cause`. Only their code and message travel on.
+ */
+export function toOAuthError(error: unknown, code: OAuthErrorCode, step: string): OAuthError {
+  if (error instanceof OAuthError) return error;
+
+  if (error instanceof ResponseBodyError) {
+    const description = error.error_description ? `: ${error.error_description}` : "";
+    return new OAuthError(code, `${step}: server answered ${error.status} ${error.error}${description}`, {
+      status: error.status,
+      oauthError: error.error,
+      transient: error.status >= 500 || error.error === "temporarily_unavailable" || error.error === "server_error",
+      cause: scrubbed(error),
+    });
+  }
+
+  if (error instanceof AuthorizationResponseError) {
+    const description = error.error_description ? `: ${error.error_description}` : "";
+    return new OAuthError(error.error === "access_denied" ? "access_denied" : code, `${step}: ${error.error}${description}`, {
+      oauthError: error.error,
+      cause: scrubbed(error),
+    });
+  }
+
+  if (error instanceof OperationProcessingError) {
+    const status = error.cause instanceof Response ? error.cause.status : undefined;
+    const transient = status !== undefined && status >= 500;
+    const statusText = status === undefined ? "" : ` (HTTP ${status})`;
+    return new OAuthError(code, `${step}: ${error.message}${statusText}`, {
+      ...(status === undefined ? {} : { status }),
+      transient,
+      cause: scrubbed(error),
+    });
+  }
+
+  if (error instanceof ResponseTooLargeError) {
+    return new OAuthError(code, `${step}: ${error.message}`, { cause: error });
+  }
+
+  if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) {
+    const aborted = error.name === "AbortError";
+    return new OAuthError(aborted ? "aborted" : code, `${step}: ${aborted ? "aborted" : "timed out"}`, {
+      transient: !aborted,
+      cause: error,
+    });
+  }
+
+  if (error instanceof TypeError && error.message === "fetch failed") {
+    const reason = networkReason(error.cause);
+    return new OAuthError(code, `${step}: network error${reason ? ` (${reason})` : ""}`, { transient: true, cause: error });
+  }
+
+  const message = error instanceof Error ? error.message : String(error);
+  return new OAuthError(code, `${step}: ${message}`, { cause: error });
+}
+
+function scrubbed(error: Error & { code?: string }): Error {
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  if (error.code) Object.defineProperty(copy, "code", { value: error.code, enumerable: true });
+  return copy;
+}
+
+function networkReason(cause: unknown): string | undefined {
+  if (cause && typeof cause === "object" && "code" in cause && typeof cause.code === "string") return cause.code;
+  return cause instanceof Error ? cause.message : undefined;
+}

@@ -1,0 +1,22 @@
+import { allowInsecureRequests, customFetch, type AuthorizationServer, type Client } from "oauth4webapi";
+import type { FetchLike } from "./back-channel.js";
+import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
+
+/**
+ * Per-call options for oauth4webapi. Every endpoint was already checked by `assertSecureEndpoint`, so
+ * `http:` here can only be a loopback host; oauth4webapi's switch is all-or-nothing, hence per call.
+ */
+export function httpOptions(endpoint: string | URL, fetch: FetchLike) {
+  return {
+    [customFetch]: fetch as (url: string, init: RequestInit) => Promise<Response>,
+    [allowInsecureRequests]: new URL(endpoint).protocol === "http:",
+  };
+}
+
+export function asAuthorizationServer(metadata: AuthorizationServerMetadata): AuthorizationServer {
+  return metadata as AuthorizationServer;
+}
+
+export function asClient(record: ClientRecord): Client {
+  return record as Client;
+}

@@ -1,0 +1,194 @@
+import Keyv from "keyv";
+import { z } from "zod";
+import { defaultBackChannelLimits, type FetchLike } from "./back-channel.js";
+import { OAuthError } from "./errors.js";
+import type { OAuthEvent } from "./events.js";
+
+/**
+ * Where tokens, client registrations and discovery results are kept. A `Keyv` instance (keyv 5 or 6)
+ * fits, and so does any object with these three async methods. `ttl` is in milliseconds.
+ */
+export interface TokenStorage {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown, ttl?: number): Promise<unknown>;
+  delete(key: string): Promise<unknown>;
+}
+
+/** Where warnings go. `console` fits. */
+export interface OAuthLogger {
+  warn(message: string): void;
+}
+
+/** Options of `new OAuth()`. Only `mcpUrl` is required. */
+export interface OAuthOptions {
+  /** The MCP server endpoint, e.g. `https://mcp.example.com/mcp`. Discovery and storage keys derive from it. */
+  mcpUrl: string | URL;
+  /** Scopes to request, as a space-separated string or a list. Added to the scope a server challenges for. Default: none. */
+  scopes?: string | readonly string[];
+  /** `client_name` sent in dynamic client registration. Default `"FastMCP Client"`. */
+  clientName?: string;
+  /**
+   * Keyv-compatible store for tokens, the client registration and discovery results.
+   * Default: an in-memory `Keyv` shared by this process; tokens are then lost on restart and one warning says so.
+   */
+  tokenStorage?: TokenStorage;
+  /** Extra RFC 7591 fields merged into the registration request (and into a pre-registered client's metadata). */
+  additionalClientMetadata?: Record<string, unknown>;
+  /**
+   * Port of the loopback callback server `http://127.0.0.1:<port>/callback`. Default: the port a stored
+   * registration used, else one the OS picks. Set it when the redirect URI is pre-registered.
+   */
+  callbackPort?: number;
+  /** A pre-registered client id: registration is skipped. */
+  clientId?: string;
+  /** The pre-registered client's secret, for `client_secret_basic` or `client_secret_post`. */
+  clientSecret?: string;
+  /** URL of a Client ID Metadata Document, used as `client_id` when the server supports CIMD. Must be `https:` with a path. */
+  clientMetadataUrl?: string;
+  /**
+   * Opens the authorization URL for the user. Default: the system browser through the `open` package
+   * (no shell); if that fails the URL is printed to stderr. Tests and headless hosts inject their own.
+   */
+  openBrowser?: (authorizationUrl: string) => void | Promise<void>;
+  /** How long to wait for the browser to come back to the callback server. Default 300000 (5 minutes). */
+  callbackTimeoutMs?: number;
+  /** The fetch used for every request, to the MCP server and to the authorization server. Default: global `fetch`. */
+  fetch?: FetchLike;
+  /** Aborts every pending authorization, refresh and request of this instance. */
+  signal?: AbortSignal;
+  /** Called at each pipeline step (discovery, registration, callback, token stored...). Events carry no secrets. */
+  onEvent?: (event: OAuthEvent) => void;
+  /** Receives warnings (in-memory storage, unreadable stored records, failed store writes). Default `console`. */
+  logger?: OAuthLogger;
+  /** Deadline of each request to a metadata or authorization server endpoint. Default 30000. */
+  requestTimeoutMs?: number;
+  /** Largest metadata, registration or token response accepted, in bytes. Default 1048576. */
+  maxResponseBytes?: number;
+  /** Re-authorizations allowed per request when the server answers 403 `insufficient_scope`. Default 2. */
+  maxStepUpAttempts?: number;
+  /** Clock in milliseconds since the epoch, for token expiry. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface ResolvedOptions {
+  mcpUrl: URL;
+  /** The MCP URL without fragment or trailing slash: the namespace of every storage key. */
+  serverKey: string;
+  scopes: string[];
+  clientName: string;
+  tokenStorage: TokenStorage;
+  additionalClientMetadata: Record<string, unknown>;
+  callbackPort: number | undefined;
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  clientMetadataUrl: string | undefined;
+  openBrowser: ((authorizationUrl: string) => void | Promise<void>) | undefined;
+  callbackTimeoutMs: number;
+  fetch: FetchLike;
+  signal: AbortSignal | undefined;
+  onEvent: (event: OAuthEvent) => void;
+  logger: OAuthLogger;
+  requestTimeoutMs: number;
+  maxResponseBytes: number;
+  maxStepUpAttempts: number;
+  now: () => number;
+}
+
+const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", "expected a function");
+const storage = z.custom<TokenStorage>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    ["get", "set", "delete"].every((method) => typeof (value as Record<string, unknown>)[method] === "function"),
+  "expected a Keyv-compatible store with get, set and delete methods",
+);
+const httpUrl = z.union([z.string(), z.instanceof(URL)]).refine((value) => {
+  const url = URL.canParse(String(value)) ? new URL(String(value)) : undefined;
+  return url?.protocol === "https:" || url?.protocol === "http:";
+}, "expected an absolute http: or https: URL");
+const cimdUrl = z.string().refine((value) => {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  return url?.protocol === "https:" && url.pathname !== "/" && !url.hash && !url.username && !url.password;
+}, "expected an https: URL with a path and no fragment or credentials");
+
+const schema = z
+  .object({
+    mcpUrl: httpUrl,
+    scopes: z.union([z.string(), z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "not a valid scope token"))]).optional(),
+    clientName: z.string().min(1).optional(),
+    tokenStorage: storage.optional(),
+    additionalClientMetadata: z.record(z.string(), z.unknown()).optional(),
+    callbackPort: z.number().int().min(0).max(65535).optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    clientMetadataUrl: cimdUrl.optional(),
+    openBrowser: fn.optional(),
+    callbackTimeoutMs: z.number().int().positive().optional(),
+    fetch: fn.optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+    onEvent: fn.optional(),
+    logger: z.custom<OAuthLogger>((value) => typeof (value as OAuthLogger | null)?.warn === "function", "expected an object with a warn method").optional(),
+    requestTimeoutMs: z.number().int().positive().optional(),
+    maxResponseBytes: z.number().int().positive().optional(),
+    maxStepUpAttempts: z.number().int().min(0).max(10).optional(),
+    now: fn.optional(),
+  })
+  .strict()
+  .refine((value) => !(value.clientSecret && !value.clientId), { message: "clientSecret needs clientId", path: ["clientSecret"] });
+
+export function resolveOptions(options: OAuthOptions): ResolvedOptions {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join(".") || (issue?.code === "unrecognized_keys" ? issue.keys.join(", ") : "options");
+    throw new OAuthError("invalid_options", `invalid option \`${name}\`: ${issue?.message ?? "invalid"}`, { cause: parsed.error });
+  }
+  const logger = options.logger ?? console;
+  const mcpUrl = new URL(String(options.mcpUrl));
+  mcpUrl.hash = "";
+  const tokenStorage = options.tokenStorage ?? processMemoryStore(logger);
+  return {
+    mcpUrl,
+    serverKey: mcpUrl.href.replace(/\/+$/, ""),
+    scopes: splitScopes(options.scopes),
+    clientName: options.clientName ?? "FastMCP Client",
+    tokenStorage,
+    additionalClientMetadata: options.additionalClientMetadata ?? {},
+    callbackPort: options.callbackPort,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    clientMetadataUrl: options.clientMetadataUrl,
+    openBrowser: options.openBrowser,
+    callbackTimeoutMs: options.callbackTimeoutMs ?? 300_000,
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    signal: options.signal,
+    onEvent: options.onEvent ?? (() => {}),
+    logger,
+    requestTimeoutMs: options.requestTimeoutMs ?? defaultBackChannelLimits.timeoutMs,
+    maxResponseBytes: options.maxResponseBytes ?? defaultBackChannelLimits.maxResponseBytes,
+    maxStepUpAttempts: options.maxStepUpAttempts ?? 2,
+    now: options.now ?? Date.now,
+  };
+}
+
+let memoryStore: Keyv | undefined;
+
+/**
+ * One in-memory store per process, so a second client for the same server in the same process reuses
+ * the tokens instead of opening the browser again. Keys are namespaced per server, so sharing is safe.
+ */
+function processMemoryStore(logger: OAuthLogger): Keyv {
+  if (!memoryStore) {
+    memoryStore = new Keyv();
+    logger.warn(
+      "mcp-oauth: using in-memory token storage; tokens are lost when the process exits. Pass `tokenStorage` (e.g. a Redis-backed Keyv) to keep them.",
+    );
+  }
+  return memoryStore;
+}
+
+export function splitScopes(scopes: string | readonly string[] | undefined): string[] {
+  if (scopes === undefined) return [];
+  const list = typeof scopes === "string" ? scopes.split(" ") : scopes;
+  return [...new Set(list.filter((scope) => scope.length > 0))];
+}

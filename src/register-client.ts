@@ -1,0 +1,102 @@
+import { dynamicClientRegistrationRequest, processDynamicClientRegistrationResponse } from "oauth4webapi";
+import { OAuthError } from "./errors.js";
+import { toOAuthError } from "./map-error.js";
+import { asAuthorizationServer, httpOptions } from "./oauth4webapi-options.js";
+import type { FetchLike } from "./back-channel.js";
+import type { ResolvedOptions } from "./options.js";
+import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
+
+export type ClientSource = "dynamic" | "stored" | "pre-registered" | "metadata-document";
+
+/**
+ * The client identity that needs no registration request, in the MCP order: a pre-registered client,
+ * else a Client ID Metadata Document when the server supports it. `undefined` means register (or reuse).
+ */
+export function configuredClient(
+  options: Pick<ResolvedOptions, "clientId" | "clientSecret" | "clientMetadataUrl" | "additionalClientMetadata">,
+  as: AuthorizationServerMetadata,
+  redirectUri: string,
+): { record: ClientRecord; source: ClientSource } | undefined {
+  if (options.clientId) {
+    const method = options.additionalClientMetadata.token_endpoint_auth_method;
+    return {
+      source: "pre-registered",
+      record: {
+        client_id: options.clientId,
+        ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
+        token_endpoint_auth_method: typeof method === "string" ? method : secretMethod(as, options.clientSecret !== undefined),
+        redirect_uris: [redirectUri],
+      },
+    };
+  }
+  if (options.clientMetadataUrl && as.client_id_metadata_document_supported === true) {
+    return {
+      source: "metadata-document",
+      record: { client_id: options.clientMetadataUrl, token_endpoint_auth_method: "none", redirect_uris: [redirectUri] },
+    };
+  }
+  return undefined;
+}
+
+/** A stored dynamic registration is reused only for the same redirect URI and while its secret is valid. */
+export function isUsableRegistration(client: ClientRecord, redirectUri: string, nowMs: number): boolean {
+  const expiresAt = client.client_secret_expires_at ?? 0;
+  const secretExpired = client.client_secret !== undefined && expiresAt !== 0 && expiresAt * 1000 <= nowMs + 60_000;
+  return client.redirect_uris.includes(redirectUri) && !secretExpired;
+}
+
+/** RFC 7591 dynamic registration as a native public client (SEP-837 `application_type`). */
+export async function registerClient(
+  as: AuthorizationServerMetadata,
+  redirectUri: string,
+  options: Pick<ResolvedOptions, "clientName" | "scopes" | "additionalClientMetadata">,
+  fetch: FetchLike,
+): Promise<ClientRecord> {
+  if (!as.registration_endpoint) {
+    throw new OAuthError(
+      "registration_failed",
+      `authorization server ${as.issuer} offers no dynamic registration and no client is configured; pass \`clientId\` (and \`clientSecret\`) or \`clientMetadataUrl\``,
+    );
+  }
+  const metadata = {
+    client_name: options.clientName,
+    redirect_uris: [redirectUri],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: dynamicMethod(as),
+    application_type: "native",
+    ...(options.scopes.length > 0 ? { scope: options.scopes.join(" ") } : {}),
+    ...options.additionalClientMetadata,
+  };
+  try {
+    const response = await dynamicClientRegistrationRequest(asAuthorizationServer(as), metadata, httpOptions(as.registration_endpoint, fetch));
+    const registered = await processDynamicClientRegistrationResponse(response);
+    return {
+      ...registered,
+      redirect_uris: Array.isArray(registered.redirect_uris) ? (registered.redirect_uris as string[]) : [redirectUri],
+      token_endpoint_auth_method:
+        typeof registered.token_endpoint_auth_method === "string"
+          ? registered.token_endpoint_auth_method
+          : registered.client_secret
+            ? metadata.token_endpoint_auth_method
+            : "none",
+    } as ClientRecord;
+  } catch (error) {
+    throw toOAuthError(error, "registration_failed", `dynamic client registration at ${as.registration_endpoint}`);
+  }
+}
+
+/** A public native client prefers `none`; a server that refuses public clients gets a secret-based method. */
+function dynamicMethod(as: AuthorizationServerMetadata): string {
+  const supported = as.token_endpoint_auth_methods_supported;
+  if (!supported || supported.includes("none")) return "none";
+  return secretMethod(as, true);
+}
+
+function secretMethod(as: AuthorizationServerMetadata, hasSecret: boolean): string {
+  if (!hasSecret) return "none";
+  const supported = as.token_endpoint_auth_methods_supported;
+  // RFC 8414 §2: an absent list means client_secret_basic.
+  if (!supported || supported.includes("client_secret_basic")) return "client_secret_basic";
+  return supported.includes("client_secret_post") ? "client_secret_post" : "client_secret_basic";
+}

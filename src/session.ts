@@ -1,0 +1,263 @@
+import { assertSecureEndpoint, createBackChannelFetch, type FetchLike } from "./back-channel.js";
+import { authorizeInBrowser } from "./authorize.js";
+import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "./discover-authorization-server.js";
+import { discoverResource } from "./discover-resource.js";
+import { isOAuthError } from "./errors.js";
+import { openSystemBrowser } from "./open-browser.js";
+import type { ResolvedOptions } from "./options.js";
+import type { BearerChallenge } from "./parse-www-authenticate.js";
+import { checkRegistration } from "./check-registration.js";
+import { configuredClient, isUsableRegistration, registerClient, type ClientSource } from "./register-client.js";
+import { refreshTokens, toTokenRecord } from "./request-tokens.js";
+import { selectScopes } from "./select-scopes.js";
+import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "./token-store.js";
+
+/** Refresh this long before the stored expiry, so a token never expires in flight. */
+const refreshMarginMs = 60_000;
+
+/**
+ * The state of one MCP server's authorization: what discovery found, which client is registered, which
+ * tokens are held. Refreshes and authorizations run one at a time (single flight): concurrent callers
+ * join the one in progress instead of spending a rotating refresh token twice or opening two browsers.
+ */
+export class Session {
+  readonly store: TokenStore;
+  readonly #o: ResolvedOptions;
+  readonly #backChannel: FetchLike;
+  #discovery: DiscoveryRecord | undefined;
+  #tokens: TokenRecord | undefined;
+  #client: { record: ClientRecord; source: ClientSource; issuer: string } | undefined;
+  #loaded: Promise<void> | undefined;
+  #flight: Promise<TokenRecord | undefined> | undefined;
+
+  constructor(options: ResolvedOptions) {
+    this.#o = options;
+    this.store = new TokenStore(options.tokenStorage, options.serverKey, options.logger);
+    this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
+  }
+
+  /** Where the token may be sent: the resource's origin and path (the whole origin on the 2025-03-26 path). */
+  covers(url: URL): boolean {
+    const base = this.#discovery ? new URL(this.#discovery.resource) : this.#o.mcpUrl;
+    if (url.origin !== base.origin) return false;
+    if (this.#discovery?.legacy) return true;
+    const path = base.pathname.replace(/\/+$/, "");
+    return path === "" || url.pathname === path || url.pathname.startsWith(`${path}/`);
+  }
+
+  /** Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire. */
+  async currentToken(): Promise<TokenRecord | undefined> {
+    await this.#load();
+    if (this.#flight) await this.#flight.catch(() => undefined);
+    const tokens = this.#tokens;
+    if (!tokens) return undefined;
+    if (this.#isFresh(tokens)) return tokens;
+    if (!tokens.refresh_token) return undefined;
+    try {
+      return await this.refresh(tokens);
+    } catch (error) {
+      // A refresh that failed for a passing reason leaves an unexpired token usable.
+      if (isOAuthError(error) && error.transient && tokens.expires_at !== undefined && tokens.expires_at > this.#o.now()) return tokens;
+      throw error;
+    }
+  }
+
+  /** Step 9: the refresh token grant, once for every caller that needs it at the same moment. */
+  refresh(stale: TokenRecord): Promise<TokenRecord | undefined> {
+    return this.#exclusive(stale, async () => {
+      const discovery = this.#discovery;
+      const client = discovery && (await this.#knownClient(discovery.authorizationServer.issuer));
+      if (!discovery || !client || !stale.refresh_token) return undefined;
+      try {
+        const response = await refreshTokens(discovery.authorizationServer, client.record, stale.refresh_token, discovery.resource, this.#backChannel);
+        return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, stale), "refresh_token");
+      } catch (error) {
+        if (!isOAuthError(error) || error.transient) throw error;
+        if (error.oauthError === "invalid_grant") await this.#forgetTokens(discovery, stale);
+        return undefined; // a full authorization follows
+      }
+    });
+  }
+
+  /** Steps 2-8: discover, register, authorize in the browser, exchange the code, store the tokens. */
+  authorize(challenge: BearerChallenge | undefined, stepUp = false): Promise<TokenRecord> {
+    const seen = this.#tokens;
+    return this.#exclusive(seen, async () => {
+      const discovery = await this.#discover(challenge?.resourceMetadata);
+      const as = discovery.authorizationServer;
+      const scope = selectScopes({
+        challenged: challenge?.scope,
+        configured: this.#o.scopes,
+        resourceScopes: discovery.scopesSupported,
+        serverScopes: as.scopes_supported,
+        ...(stepUp ? { previous: [seen?.requested_scope, seen?.scope] } : {}),
+      });
+      if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
+      const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
+      const run = (registration: ClientRecord | undefined) =>
+        authorizeInBrowser({
+          as,
+          resource: discovery.resource,
+          scope,
+          ports: this.#callbackPorts(registration),
+          prepareClient: (redirectUri) => this.#prepareClient(discovery, redirectUri, registration, scope),
+          openBrowser: this.#o.openBrowser ?? openSystemBrowser,
+          timeoutMs: this.#o.callbackTimeoutMs,
+          signal: this.#o.signal,
+          fetch: this.#backChannel,
+          onEvent: this.#o.onEvent,
+        });
+      let result;
+      try {
+        result = await run(stored);
+      } catch (error) {
+        // A registration the server forgot surfaces as invalid_client at the token endpoint: register anew, once.
+        if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && this.#client?.source === "dynamic")) throw error;
+        await this.#dropClient(as.issuer, "the token endpoint answered invalid_client");
+        result = await run(undefined);
+      }
+      return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code");
+    }) as Promise<TokenRecord>;
+  }
+
+  async clear(): Promise<void> {
+    await this.#load().catch(() => undefined);
+    const issuer = this.#discovery?.authorizationServer.issuer;
+    this.#tokens = undefined;
+    if (issuer) await this.store.delete("tokens", issuer);
+  }
+
+  /**
+   * Runs `task` unless another refresh or authorization is in flight, in which case the caller waits for
+   * that one. A caller whose token was already replaced while it waited takes the new one.
+   */
+  async #exclusive(seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
+    while (this.#flight) {
+      const result = await this.#flight.catch(() => undefined);
+      if (result && result.access_token !== seen?.access_token) return result;
+      if (this.#tokens && this.#tokens.access_token !== seen?.access_token) return this.#tokens;
+      if (!this.#flight) break;
+    }
+    if (this.#tokens && this.#tokens.access_token !== seen?.access_token) return this.#tokens;
+    const flight = task().finally(() => {
+      if (this.#flight === flight) this.#flight = undefined;
+    });
+    this.#flight = flight;
+    return flight;
+  }
+
+  #isFresh(tokens: TokenRecord): boolean {
+    return tokens.expires_at === undefined || tokens.expires_at - refreshMarginMs > this.#o.now();
+  }
+
+  #load(): Promise<void> {
+    this.#loaded ??= (async () => {
+      const discovery = await this.store.getDiscovery();
+      if (!discovery) return;
+      this.#discovery = discovery;
+      this.#tokens = await this.store.getTokens(discovery.authorizationServer.issuer);
+      if (this.#tokens) this.#o.onEvent({ type: "token_reused", expiresAt: this.#tokens.expires_at });
+    })().catch((error: unknown) => {
+      this.#loaded = undefined; // a store that was down may be back next time
+      throw error;
+    });
+    return this.#loaded;
+  }
+
+  async #discover(resourceMetadataUrl: string | undefined): Promise<DiscoveryRecord> {
+    const cached = this.#discovery;
+    if (cached && (!resourceMetadataUrl || resourceMetadataUrl === cached.resourceMetadataUrl)) return cached;
+    const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent };
+    const prm = await discoverResource(this.#o.mcpUrl, resourceMetadataUrl, ctx);
+    let discovery: DiscoveryRecord;
+    if (prm) {
+      this.#o.onEvent({ type: "resource_metadata_found", url: prm.url, resource: prm.resource, authorizationServers: prm.authorizationServers });
+      const issuer = prm.authorizationServers[0] as string;
+      const { metadata, url } = await discoverAuthorizationServer(issuer, ctx);
+      this.#o.onEvent({ type: "authorization_server_found", issuer: metadata.issuer, metadataUrl: url });
+      discovery = {
+        resource: prm.resource,
+        resourceMetadataUrl: prm.url,
+        ...(prm.scopesSupported ? { scopesSupported: prm.scopesSupported } : {}),
+        authorizationServer: metadata,
+        legacy: false,
+        discoveredAt: this.#o.now(),
+      };
+    } else {
+      this.#o.onEvent({ type: "resource_metadata_absent" });
+      const { metadata, url } = await discoverLegacyAuthorizationServer(this.#o.mcpUrl, ctx);
+      this.#o.onEvent({ type: "authorization_server_found", issuer: metadata.issuer, metadataUrl: url });
+      discovery = { resource: this.#o.serverKey, authorizationServer: metadata, legacy: true, discoveredAt: this.#o.now() };
+    }
+    if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
+      // The server moved to another authorization server: nothing issued by the old one may be used.
+      this.#tokens = undefined;
+      this.#client = undefined;
+    }
+    this.#discovery = discovery;
+    await this.store.setDiscovery(discovery);
+    return discovery;
+  }
+
+  #callbackPorts(registration: ClientRecord | undefined): number[] {
+    if (this.#o.callbackPort !== undefined) return [this.#o.callbackPort];
+    const registered = registration?.redirect_uris[0];
+    const port = registered && URL.canParse(registered) ? Number(new URL(registered).port) : 0;
+    return port ? [port, 0] : [0];
+  }
+
+  async #prepareClient(discovery: DiscoveryRecord, redirectUri: string, stored: ClientRecord | undefined, scope: string | undefined): Promise<ClientRecord> {
+    const as = discovery.authorizationServer;
+    const configured = configuredClient(this.#o, as, redirectUri);
+    if (configured) return this.#useClient(as.issuer, configured.record, configured.source);
+    const known = this.#client?.source === "dynamic" || this.#client?.source === "stored" ? this.#client : undefined;
+    if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.#o.now())) return known.record;
+    if (stored && isUsableRegistration(stored, redirectUri, this.#o.now())) {
+      // First use of a registration from an earlier process: make sure the server still knows it.
+      const problem = await checkRegistration(as, stored, redirectUri, discovery.resource, scope, this.#backChannel);
+      if (!problem) return this.#useClient(as.issuer, stored, "stored");
+      await this.#dropClient(as.issuer, problem, stored.client_id);
+    }
+    assertSecureEndpoint(as.registration_endpoint ?? as.authorization_endpoint ?? "", "registration_endpoint");
+    const registered = await registerClient(as, redirectUri, this.#o, this.#backChannel);
+    const expiresAt = registered.client_secret_expires_at ?? 0;
+    await this.store.setClient(as.issuer, registered, expiresAt > 0 ? Math.max(expiresAt * 1000 - this.#o.now(), 1) : undefined);
+    return this.#useClient(as.issuer, registered, "dynamic");
+  }
+
+  #useClient(issuer: string, record: ClientRecord, source: ClientSource): ClientRecord {
+    this.#client = { record, source, issuer };
+    this.#o.onEvent({ type: "client_ready", clientId: record.client_id, source });
+    return record;
+  }
+
+  async #knownClient(issuer: string): Promise<{ record: ClientRecord } | undefined> {
+    if (this.#client?.issuer === issuer) return this.#client;
+    const as = this.#discovery?.authorizationServer;
+    const configured = as && configuredClient(this.#o, as, "");
+    if (configured) return configured;
+    const stored = await this.store.getClient(issuer);
+    return stored && { record: stored };
+  }
+
+  async #dropClient(issuer: string, reason: string, clientId = this.#client?.record.client_id ?? ""): Promise<void> {
+    this.#o.onEvent({ type: "client_dropped", clientId, reason });
+    this.#client = undefined;
+    await this.store.delete("client", issuer);
+  }
+
+  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: "authorization_code" | "refresh_token"): Promise<TokenRecord> {
+    this.#tokens = record;
+    await this.store.setTokens(discovery.authorizationServer.issuer, record);
+    this.#o.onEvent({ type: "tokens_stored", grant, expiresAt: record.expires_at, scope: record.scope, refreshable: record.refresh_token !== undefined });
+    return record;
+  }
+
+  /** Deletes stored tokens only if they are still the ones that failed: another process may have stored newer ones. */
+  async #forgetTokens(discovery: DiscoveryRecord, failed: TokenRecord): Promise<void> {
+    if (this.#tokens?.refresh_token === failed.refresh_token) this.#tokens = undefined;
+    const issuer = discovery.authorizationServer.issuer;
+    const stored = await this.store.getTokens(issuer);
+    if (stored?.refresh_token === failed.refresh_token) await this.store.delete("tokens", issuer);
+  }
+}

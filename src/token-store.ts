@@ -1,0 +1,141 @@
+import { z } from "zod";
+import { OAuthError } from "./errors.js";
+import type { OAuthLogger, TokenStorage } from "./options.js";
+
+/*
+ * Storage key layout (documented in README.md):
+ *   mcp-oauth:v1:<serverKey>:discovery          what discovery found for this MCP server
+ *   mcp-oauth:v1:<serverKey>:<issuer>:client    the dynamic registration at that authorization server
+ *   mcp-oauth:v1:<serverKey>:<issuer>:tokens    the tokens that server issued for this MCP server
+ * Credentials are keyed by issuer so a server that moves to another authorization server never
+ * receives credentials issued by the old one.
+ */
+const prefix = "mcp-oauth:v1:";
+
+const metadataSchema = z.looseObject({
+  issuer: z.string(),
+  authorization_endpoint: z.string().optional(),
+  token_endpoint: z.string().optional(),
+  registration_endpoint: z.string().optional(),
+  revocation_endpoint: z.string().optional(),
+  scopes_supported: z.array(z.string()).optional(),
+  code_challenge_methods_supported: z.array(z.string()).optional(),
+  token_endpoint_auth_methods_supported: z.array(z.string()).optional(),
+  authorization_response_iss_parameter_supported: z.boolean().optional(),
+  client_id_metadata_document_supported: z.boolean().optional(),
+});
+export type AuthorizationServerMetadata = z.infer<typeof metadataSchema>;
+export const authorizationServerMetadataSchema = metadataSchema;
+
+const discoverySchema = z.object({
+  /** The RFC 8707 resource tokens are requested for, and that bounds where tokens are sent. */
+  resource: z.string(),
+  resourceMetadataUrl: z.string().optional(),
+  scopesSupported: z.array(z.string()).optional(),
+  authorizationServer: metadataSchema,
+  /** 2025-03-26 path: no protected resource metadata. */
+  legacy: z.boolean(),
+  discoveredAt: z.number(),
+});
+export type DiscoveryRecord = z.infer<typeof discoverySchema>;
+
+const clientSchema = z.looseObject({
+  client_id: z.string(),
+  client_secret: z.string().optional(),
+  client_secret_expires_at: z.number().optional(),
+  token_endpoint_auth_method: z.string().optional(),
+  redirect_uris: z.array(z.string()),
+});
+export type ClientRecord = z.infer<typeof clientSchema>;
+
+const tokenSchema = z.object({
+  access_token: z.string(),
+  token_type: z.string(),
+  refresh_token: z.string().optional(),
+  scope: z.string().optional(),
+  /** Absolute expiry in ms since the epoch; absent when the server gave no `expires_in`. */
+  expires_at: z.number().optional(),
+  /** Scopes asked for, kept so a step-up can ask for their union with the challenged ones. */
+  requested_scope: z.string().optional(),
+  obtained_at: z.number(),
+});
+export type TokenRecord = z.infer<typeof tokenSchema>;
+
+type Kind = "discovery" | "client" | "tokens";
+const schemas = { discovery: discoverySchema, client: clientSchema, tokens: tokenSchema } as const;
+type RecordOf<K extends Kind> = z.infer<(typeof schemas)[K]>;
+
+export class TokenStore {
+  constructor(
+    private readonly storage: TokenStorage,
+    private readonly serverKey: string,
+    private readonly logger: OAuthLogger,
+  ) {}
+
+  key(kind: Kind, issuer?: string): string {
+    return kind === "discovery" ? `${prefix}${this.serverKey}:discovery` : `${prefix}${this.serverKey}:${issuer}:${kind}`;
+  }
+
+  getDiscovery(): Promise<DiscoveryRecord | undefined> {
+    return this.read("discovery");
+  }
+  setDiscovery(record: DiscoveryRecord): Promise<void> {
+    return this.write("discovery", undefined, record);
+  }
+  getClient(issuer: string): Promise<ClientRecord | undefined> {
+    return this.read("client", issuer);
+  }
+  setClient(issuer: string, record: ClientRecord, ttlMs?: number): Promise<void> {
+    return this.write("client", issuer, record, ttlMs);
+  }
+  getTokens(issuer: string): Promise<TokenRecord | undefined> {
+    return this.read("tokens", issuer);
+  }
+  /** No TTL: the refresh token usually outlives the access token, and the store must not drop it. */
+  setTokens(issuer: string, record: TokenRecord): Promise<void> {
+    return this.write("tokens", issuer, record);
+  }
+  async delete(kind: Kind, issuer?: string): Promise<void> {
+    try {
+      await this.storage.delete(this.key(kind, issuer));
+    } catch (cause) {
+      throw new OAuthError("storage_failed", `token store: could not delete the ${kind} record`, { cause, transient: true });
+    }
+  }
+
+  private async read<K extends Kind>(kind: K, issuer?: string): Promise<RecordOf<K> | undefined> {
+    let raw: unknown;
+    try {
+      raw = await this.storage.get(this.key(kind, issuer));
+    } catch (cause) {
+      throw new OAuthError("storage_failed", `token store: could not read the ${kind} record`, { cause, transient: true });
+    }
+    if (raw === undefined || raw === null) return undefined;
+    const value = typeof raw === "string" ? safeJson(raw) : raw;
+    const parsed = schemas[kind].safeParse(value);
+    if (!parsed.success) {
+      // A corrupt record must not wedge the client: treat it as absent and let the flow rebuild it.
+      this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${this.key(kind, issuer)})`);
+      return undefined;
+    }
+    return parsed.data as RecordOf<K>;
+  }
+
+  private async write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<void> {
+    try {
+      await this.storage.set(this.key(kind, issuer), record, ttlMs);
+    } catch {
+      // What was obtained stays usable in memory; losing the write must not fail the request that
+      // paid for it (possibly with a browser login). The next process will have to redo this step.
+      this.logger.warn(`mcp-oauth: could not write the ${kind} record to the token store; it is kept in memory only`);
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
