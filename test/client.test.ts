@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { startSdkAuthServer, type SdkAuthServer } from "../examples/sdk-auth-server.js";
+import { Client } from "../src/client.js";
+import { OAuth } from "../src/index.js";
+import { followRedirects } from "./support/openers.js";
+
+let server: SdkAuthServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe("Client", () => {
+  it('auth: "oauth" builds an OAuth for the URL and connects through it', async () => {
+    server = await startSdkAuthServer();
+    const browser = followRedirects();
+    const client = new Client(server.mcpUrl, { auth: "oauth", oauth: { openBrowser: browser.open, logger: { warn: () => {} } } });
+    expect(client.oauth).toBeInstanceOf(OAuth);
+    expect(client.oauth?.mcpUrl).toBe(server.mcpUrl);
+    await client.connect();
+    expect((await client.callTool("add", { a: 20, b: 22 })).content).toEqual([{ type: "text", text: "42" }]);
+    await client.close();
+
+    // A second client in the same process shares the default in-memory store: no second login.
+    const again = new Client(server.mcpUrl, { auth: "oauth", oauth: { openBrowser: browser.open } });
+    await again.connect();
+    await again.listTools();
+    await again.close();
+    expect(browser.opened).toHaveLength(1);
+  });
+
+  it("any other string is a static bearer token, sent only to the server's origin", async () => {
+    server = await startSdkAuthServer();
+    const client = new Client(server.mcpUrl, { auth: "not-a-valid-token", transport: "streamable-http" });
+    await expect(client.connect()).rejects.toThrow();
+    const mcp = server.requests.filter((r) => r.path === "/mcp");
+    expect(mcp.length).toBeGreaterThan(0);
+    expect(mcp.every((r) => r.authorization === "Bearer not-a-valid-token")).toBe(true);
+  });
+
+  it("sdk throws a typed error before connect", () => {
+    const client = new Client("http://127.0.0.1:1/mcp");
+    expect(() => client.sdk).toThrow(expect.objectContaining({ code: "invalid_options" }));
+  });
+});

@@ -1,0 +1,48 @@
+import Keyv from "keyv";
+import { describe, expect, it } from "vitest";
+import { OAuth, OAuthError } from "../src/index.js";
+
+function optionError(options: unknown): OAuthError {
+  try {
+    new OAuth(options as ConstructorParameters<typeof OAuth>[0]);
+  } catch (error) {
+    if (error instanceof OAuthError) return error;
+    throw error;
+  }
+  throw new Error("expected the constructor to throw");
+}
+
+describe("options are checked at construction", () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["a missing mcpUrl", {}, "mcpUrl"],
+    ["a non-http mcpUrl", { mcpUrl: "file:///etc/passwd" }, "mcpUrl"],
+    ["a callback port out of range", { mcpUrl: "http://127.0.0.1:1/mcp", callbackPort: 70000 }, "callbackPort"],
+    ["a store without delete", { mcpUrl: "http://127.0.0.1:1/mcp", tokenStorage: { get: async () => 1, set: async () => 1 } }, "tokenStorage"],
+    ["an http: CIMD URL", { mcpUrl: "http://127.0.0.1:1/mcp", clientMetadataUrl: "http://client.example.com/m.json" }, "clientMetadataUrl"],
+    ["a CIMD URL without a path", { mcpUrl: "http://127.0.0.1:1/mcp", clientMetadataUrl: "https://client.example.com/" }, "clientMetadataUrl"],
+    ["a secret without a client id", { mcpUrl: "http://127.0.0.1:1/mcp", clientSecret: "s" }, "clientSecret"],
+    ["a misspelt option", { mcpUrl: "http://127.0.0.1:1/mcp", scope: "read" }, "scope"],
+    ["a non-function opener", { mcpUrl: "http://127.0.0.1:1/mcp", openBrowser: "firefox" }, "openBrowser"],
+  ];
+  for (const [name, options, option] of cases) {
+    it(`rejects ${name}, naming the option`, () => {
+      const error = optionError(options);
+      expect(error.code).toBe("invalid_options");
+      expect(error.message).toContain(`\`${option}\``);
+    });
+  }
+
+  it("accepts scopes as a string or a list and a URL object", () => {
+    const tokenStorage = new Keyv();
+    expect(() => new OAuth({ mcpUrl: new URL("https://mcp.example.com/mcp"), scopes: "read write", tokenStorage })).not.toThrow();
+    expect(() => new OAuth({ mcpUrl: "https://mcp.example.com/mcp", scopes: ["read", "write"], tokenStorage })).not.toThrow();
+  });
+
+  it("warns once that the default store is in memory", () => {
+    const lines: string[] = [];
+    const logger = { warn: (line: string) => void lines.push(line) };
+    new OAuth({ mcpUrl: "https://a.example.com/mcp", logger });
+    new OAuth({ mcpUrl: "https://b.example.com/mcp", logger });
+    expect(lines.filter((line) => line.includes("in-memory token storage"))).toHaveLength(1);
+  });
+});

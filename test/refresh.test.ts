@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { isOAuthError } from "../src/index.js";
+import { startSdkAuthServer } from "../examples/sdk-auth-server.js";
+import { harness, rpc, type Harness } from "./support/harness.js";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.server.close();
+  h = undefined;
+});
+
+const tokenRequests = (h: Harness, grant: string) => h.server.count((r) => r.path === "/token" && r.form.grant_type === grant);
+
+describe("refresh", () => {
+  it("refreshes ahead of expiry, sending resource, and keeps using the server without a new login", async () => {
+    h = await harness({ accessTokenTtlSeconds: 120 });
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    h.clock.now += 61_000; // inside the 60 s margin before expiry
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    expect(tokenRequests(h, "refresh_token")).toBe(1);
+    expect(h.server.requests.find((r) => r.form.grant_type === "refresh_token")?.form.resource).toBe(h.server.mcpUrl);
+    expect(h.browser.opened).toHaveLength(1);
+  });
+
+  it("50 concurrent requests with an expired token make exactly one token request", async () => {
+    h = await harness({ faults: {} });
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    h.server.faults.tokenDelayMs = 100; // keep the refresh in flight while every request arrives
+    h.clock.now += 3_600_000;
+    const statuses = await Promise.all(Array.from({ length: 50 }, () => h!.oauth.fetch(h!.server.mcpUrl, rpc()).then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(tokenRequests(h, "refresh_token")).toBe(1);
+    expect(tokenRequests(h, "authorization_code")).toBe(1);
+  });
+
+  it("invalid_grant on refresh clears the tokens and runs exactly one new authorization", async () => {
+    h = await harness();
+    await h.oauth.fetch(h.server.mcpUrl, rpc());
+    h.server.faults.refresh = "invalid_grant";
+    h.clock.now += 3_600_000;
+    const response = await h.oauth.fetch(h.server.mcpUrl, rpc());
+    expect(response.status).toBe(200);
+    expect(tokenRequests(h, "refresh_token")).toBe(1);
+    expect(tokenRequests(h, "authorization_code")).toBe(2);
+    expect(h.browser.opened).toHaveLength(2);
+  });
+
+  it("a 500 on refresh keeps the stored tokens and surfaces a transient typed error", async () => {
+    h = await harness();
+    await h.oauth.fetch(h.server.mcpUrl, rpc());
+    const key = h.oauth.storageKey("tokens", h.server.issuer);
+    const stored = await h.store.get(key);
+    h.server.faults.refresh = "server_error";
+    h.clock.now += 3_600_000;
+    const error = await h.oauth.fetch(h.server.mcpUrl, rpc()).catch((e: unknown) => e);
+    expect(isOAuthError(error, "refresh_failed")).toBe(true);
+    expect(isOAuthError(error) && error.transient).toBe(true);
+    expect(isOAuthError(error) && error.status).toBe(500);
+    expect(await h.store.get(key)).toEqual(stored);
+    expect(h.browser.opened).toHaveLength(1);
+
+    // Once the server recovers, the same stored refresh token works.
+    h.server.faults.refresh = undefined;
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    expect(h.browser.opened).toHaveLength(1);
+  });
+
+  it("a token the server stopped accepting is refreshed once on 401", async () => {
+    h = await harness();
+    await h.oauth.fetch(h.server.mcpUrl, rpc());
+    h.server.revokeAllAccessTokens();
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    expect(tokenRequests(h, "refresh_token")).toBe(1);
+    expect(h.browser.opened).toHaveLength(1);
+  });
+
+  it("a 401 right after a fresh authorization is a typed error, not a loop", async () => {
+    // The resource server trusts a different authorization server than the one its metadata names,
+    // so every token the client obtains is refused: a real misconfiguration.
+    const other = await startSdkAuthServer();
+    try {
+      h = await harness({ prmOverrides: { authorization_servers: [other.issuer] } });
+      const error = await h.oauth.fetch(h.server.mcpUrl, rpc()).catch((e: unknown) => e);
+      expect(isOAuthError(error, "unauthorized")).toBe(true);
+      expect(other.count((r) => r.path === "/token")).toBe(1);
+      expect(h.browser.opened).toHaveLength(1);
+      expect(h.server.count("/mcp")).toBe(2);
+    } finally {
+      await other.close();
+    }
+  });
+});

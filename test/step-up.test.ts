@@ -1,0 +1,64 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { isOAuthError } from "../src/index.js";
+import { harness, rpc, type Harness } from "./support/harness.js";
+
+let h: Harness | undefined;
+let resourceServer: Server | undefined;
+afterEach(async () => {
+  await h?.server.close();
+  resourceServer?.closeAllConnections();
+  await new Promise((resolve) => (resourceServer ? resourceServer.close(resolve) : resolve(undefined)));
+  h = undefined;
+  resourceServer = undefined;
+});
+
+/**
+ * A resource server in front of the SDK peer's authorization server whose tools need more scope than
+ * listing them, as in the MCP spec's step-up example; `never` makes every call need more scope.
+ */
+async function scopedResource(h: Harness, never = false): Promise<string> {
+  const app = express();
+  resourceServer = createServer(app);
+  await new Promise<void>((resolve) => resourceServer!.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(resourceServer.address() as AddressInfo).port}`;
+  const resourceMetadataUrl = `${origin}/.well-known/oauth-protected-resource/mcp`;
+  app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) =>
+    void res.json({ resource: `${origin}/mcp`, authorization_servers: [h.server.issuer], scopes_supported: ["mcp:read", "mcp:write"] }),
+  );
+  app.post("/mcp", express.json(), (req, res, next) => {
+    if (never && req.headers.authorization) {
+      res.set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="mcp:admin", resource_metadata="${resourceMetadataUrl}"`);
+      return void res.status(403).json({ error: "insufficient_scope" });
+    }
+    const requiredScopes = (req.body as { method?: string }).method === "tools/call" ? ["mcp:read", "mcp:write"] : ["mcp:read"];
+    return requireBearerAuth({ verifier: h.server.provider, requiredScopes, resourceMetadataUrl })(req, res, next);
+  });
+  app.post("/mcp", (_req, res) => void res.json({ jsonrpc: "2.0", id: 1, result: {} }));
+  return `${origin}/mcp`;
+}
+
+describe("step-up authorization on 403 insufficient_scope", () => {
+  it("re-authorizes for the union of granted and challenged scopes, then retries", async () => {
+    h = await harness({ scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] });
+    const mcpUrl = await scopedResource(h);
+    const oauth = h.restart({ mcpUrl });
+    expect((await oauth.fetch(mcpUrl, rpc("tools/list"))).status).toBe(200);
+    expect((await oauth.fetch(mcpUrl, rpc("tools/call"))).status).toBe(200);
+    const scopes = h.browser.opened.map((url) => new URL(url).searchParams.get("scope"));
+    expect(scopes).toEqual(["mcp:read", "mcp:read mcp:write"]);
+    expect(h.events.filter((e) => e.type === "step_up")).toHaveLength(1);
+  });
+
+  it("gives up with a typed error after the allowed step-ups", async () => {
+    h = await harness({ scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] });
+    const mcpUrl = await scopedResource(h, true);
+    const oauth = h.restart({ mcpUrl });
+    const error = await oauth.fetch(mcpUrl, rpc("tools/list")).catch((e: unknown) => e);
+    expect(isOAuthError(error, "insufficient_scope")).toBe(true);
+    expect(h.browser.opened).toHaveLength(3); // the first authorization and two step-ups
+  });
+});
