@@ -28,6 +28,8 @@ export interface SdkAuthServerOptions {
   sendIss?: boolean;
   /** Merged over the served AS metadata; a key set to `undefined` is removed. */
   metadataOverrides?: Record<string, unknown>;
+  /** Protected resource metadata names the whole origin as the resource instead of `/mcp`. Default false. */
+  resourceIsOrigin?: boolean;
   /** Merged over the served protected resource metadata; a key set to `undefined` is removed. */
   prmOverrides?: Record<string, unknown>;
   /** Initial faults; change them later through `server.faults`. */
@@ -107,7 +109,7 @@ export async function startSdkAuthServer(options: SdkAuthServerOptions = {}): Pr
     ...options.metadataOverrides,
   };
   const prm = {
-    resource: mcpUrl,
+    resource: options.resourceIsOrigin ? origin : mcpUrl,
     authorization_servers: [issuer],
     scopes_supported: options.scopesSupported,
     ...options.prmOverrides,

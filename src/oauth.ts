@@ -34,6 +34,8 @@ export class OAuth {
     const url = new URL(input instanceof Request ? input.url : input);
     if (!this.#session.covers(url)) return this.#o.fetch(input, init);
     const request = await toReplayable(input, init);
+    const signal = this.#o.signal;
+    if (signal) request.init.signal = request.init.signal ? AbortSignal.any([request.init.signal, signal]) : signal;
 
     let tokens = await this.#session.currentToken();
     let refreshed = false;

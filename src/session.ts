@@ -12,6 +12,10 @@ import { refreshTokens, toTokenRecord } from "./request-tokens.js";
 import { selectScopes } from "./select-scopes.js";
 import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "./token-store.js";
 
+function sameEndpoint(endpoint: URL, url: URL): boolean {
+  return endpoint.origin === url.origin && endpoint.pathname === url.pathname;
+}
+
 /** Refresh this long before the stored expiry, so a token never expires in flight. */
 const refreshMarginMs = 60_000;
 
@@ -39,7 +43,11 @@ export class Session {
   /** Where the token may be sent: the resource's origin and path (the whole origin on the 2025-03-26 path). */
   covers(url: URL): boolean {
     const base = this.#discovery ? new URL(this.#discovery.resource) : this.#o.mcpUrl;
-    if (url.origin !== base.origin) return false;
+    if (url.origin !== base.origin || url.pathname.startsWith("/.well-known/")) return false;
+    // A resource that spans the whole origin may share it with its authorization server: never send it the token.
+    const as = this.#discovery?.authorizationServer;
+    const endpoints = as ? [as.authorization_endpoint, as.token_endpoint, as.registration_endpoint, as.revocation_endpoint] : [];
+    if (endpoints.some((endpoint) => endpoint && URL.canParse(endpoint) && sameEndpoint(new URL(endpoint), url))) return false;
     if (this.#discovery?.legacy) return true;
     const path = base.pathname.replace(/\/+$/, "");
     return path === "" || url.pathname === path || url.pathname.startsWith(`${path}/`);
@@ -48,7 +56,9 @@ export class Session {
   /** Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire. */
   async currentToken(): Promise<TokenRecord | undefined> {
     await this.#load();
-    if (this.#flight) await this.#flight.catch(() => undefined);
+    // Wait for a refresh or login in progress; if it fails, this request fails with it rather than
+    // starting a second login (one browser window, not fifty).
+    if (this.#flight) await this.#flight;
     const tokens = this.#tokens;
     if (!tokens) return undefined;
     if (this.#isFresh(tokens)) return tokens;
@@ -133,9 +143,8 @@ export class Session {
    */
   async #exclusive(seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
     while (this.#flight) {
-      const result = await this.#flight.catch(() => undefined);
+      const result = await this.#flight; // a failed flight fails its joiners too
       if (result && result.access_token !== seen?.access_token) return result;
-      if (this.#tokens && this.#tokens.access_token !== seen?.access_token) return this.#tokens;
       if (!this.#flight) break;
     }
     if (this.#tokens && this.#tokens.access_token !== seen?.access_token) return this.#tokens;
@@ -164,9 +173,12 @@ export class Session {
     return this.#loaded;
   }
 
+  /**
+   * Runs for every interactive authorization, never from the cache: logins are rare, and a server that
+   * moved to another authorization server must be followed there. Token reuse and refresh use the cache.
+   */
   async #discover(resourceMetadataUrl: string | undefined): Promise<DiscoveryRecord> {
     const cached = this.#discovery;
-    if (cached && (!resourceMetadataUrl || resourceMetadataUrl === cached.resourceMetadataUrl)) return cached;
     const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent };
     const prm = await discoverResource(this.#o.mcpUrl, resourceMetadataUrl, ctx);
     let discovery: DiscoveryRecord;

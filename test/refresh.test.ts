@@ -11,6 +11,23 @@ afterEach(async () => {
 
 const tokenRequests = (h: Harness, grant: string) => h.server.count((r) => r.path === "/token" && r.form.grant_type === grant);
 
+describe("concurrent logins", () => {
+  it("20 concurrent first requests share one login and one token request", async () => {
+    h = await harness();
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => h!.oauth.fetch(h!.server.mcpUrl, rpc()).then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(h.browser.opened).toHaveLength(1);
+    expect(tokenRequests(h, "authorization_code")).toBe(1);
+  });
+
+  it("a denied login fails every request waiting on it, with one browser window", async () => {
+    h = await harness({ faults: { authorizeError: { error: "access_denied" } } });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => h!.oauth.fetch(h!.server.mcpUrl, rpc())));
+    expect(results.every((r) => r.status === "rejected" && isOAuthError(r.reason, "access_denied"))).toBe(true);
+    expect(h.browser.opened).toHaveLength(1);
+  });
+});
+
 describe("refresh", () => {
   it("refreshes ahead of expiry, sending resource, and keeps using the server without a new login", async () => {
     h = await harness({ accessTokenTtlSeconds: 120 });
