@@ -1,6 +1,7 @@
-import { OAuthError } from "./errors.js";
 import { resolveOptions, type OAuthOptions, type ResolvedOptions } from "./options.js";
-import { readBearerChallenge } from "./parse-www-authenticate.js";
+import type { Dispatcher } from "undici";
+import { createInterceptor } from "./intercept-dispatcher.js";
+import { RequestRecovery } from "./recover-request.js";
 import { toReplayable, withBearer } from "./replayable-request.js";
 import { Session } from "./session.js";
 import type { TokenRecord } from "./token-store.js";
@@ -37,45 +38,14 @@ export class OAuth {
     const signal = this.#o.signal;
     if (signal) request.init.signal = request.init.signal ? AbortSignal.any([request.init.signal, signal]) : signal;
 
-    let tokens = await this.#session.currentToken();
-    let refreshed = false;
-    let authorized = false;
-    let stepUps = 0;
-    // Each pass either returns or spends one of the bounded recoveries above, so the loop ends.
+    const recovery = new RequestRecovery(this.#session, this.#o.maxStepUpAttempts, request.url.origin);
+    let token = await recovery.firstToken();
+    // RequestRecovery bounds the retries: each pass returns, throws, or spends one recovery.
     for (;;) {
-      const response = await this.#o.fetch(request.url, withBearer(request.init, tokens?.access_token));
-      const challenge = response.status === 401 || response.status === 403 ? readBearerChallenge(response.headers) : undefined;
-
-      if (response.status === 401) {
-        if (authorized) throw new OAuthError("unauthorized", `${request.url.origin} still answers 401 after a new authorization`, { status: 401 });
-        await discard(response);
-        const renewed = tokens?.refresh_token && !refreshed ? await this.#session.refresh(tokens) : undefined;
-        refreshed = true;
-        if (renewed) {
-          tokens = renewed;
-        } else {
-          tokens = await this.#session.authorize(challenge);
-          authorized = true;
-        }
-        continue;
-      }
-
-      if (response.status === 403 && challenge?.error === "insufficient_scope") {
-        if (stepUps >= this.#o.maxStepUpAttempts) {
-          await discard(response);
-          throw new OAuthError(
-            "insufficient_scope",
-            `${request.url.origin} still requires scope "${challenge.scope ?? ""}" after ${stepUps} step-up authorization(s)`,
-            { status: 403, oauthError: "insufficient_scope" },
-          );
-        }
-        await discard(response);
-        stepUps += 1;
-        tokens = await this.#session.authorize(challenge, true);
-        continue;
-      }
-
-      return response;
+      const response = await this.#o.fetch(request.url, withBearer(request.init, token));
+      if (!recovery.handles(response.status, response.headers)) return response;
+      await discard(response);
+      token = await recovery.recover(response.status, response.headers);
     }
   };
 
@@ -86,6 +56,14 @@ export class OAuth {
   async getAccessToken(): Promise<string> {
     const tokens: TokenRecord = (await this.#session.currentToken()) ?? (await this.#session.authorize(undefined));
     return tokens.access_token;
+  }
+
+  /**
+   * The same job for undici: `new Agent().compose(oauth.interceptor())` gives a dispatcher whose requests
+   * to the MCP server are authorized, for undici's `request`, `fetch` or any client that takes a dispatcher.
+   */
+  interceptor(): Dispatcher.DispatcherComposeInterceptor {
+    return createInterceptor(this.#session, this.#o.maxStepUpAttempts);
   }
 
   /** Forgets the tokens stored for this MCP server (the registration and discovery results stay). */

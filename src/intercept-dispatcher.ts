@@ -1,0 +1,110 @@
+import type { Dispatcher } from "undici";
+import { RequestRecovery } from "./recover-request.js";
+import type { Session } from "./session.js";
+
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+
+/**
+ * The same job as `oauth.fetch`, as an undici interceptor: `new Agent().compose(oauth.interceptor())`.
+ * A 401 or 403 `insufficient_scope` answer is held back from the caller, recovered from, and the
+ * request dispatched again, as undici's own redirect handler does. Only bodies that can be sent twice
+ * (none, strings, buffers) are retried; for a streamed body the token is obtained before sending.
+ */
+export function createInterceptor(session: Session, maxStepUps: number): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) =>
+    function oauthInterceptor(options, handler) {
+      const url = new URL(options.path, options.origin);
+      if (!session.covers(url)) return dispatch(options, handler);
+      const replayable = options.body == null || typeof options.body === "string" || options.body instanceof Uint8Array;
+      const recovery = new RequestRecovery(session, maxStepUps, url.origin);
+      recovery.firstToken(!replayable).then(
+        (token) => {
+          const recovering = new RecoveringHandler(options, dispatch, handler, recovery, replayable);
+          dispatch(token ? withToken(options, token) : options, recovering);
+        },
+        (error: Error) => handler.onResponseError?.(null as unknown as Controller, error),
+      );
+      return true;
+    };
+}
+
+class RecoveringHandler implements Handler {
+  #held: { status: number; headers: Headers } | undefined;
+
+  constructor(
+    private readonly options: Dispatcher.DispatchOptions,
+    private readonly dispatch: Dispatcher.Dispatch,
+    private readonly handler: Handler,
+    private readonly recovery: RequestRecovery,
+    private readonly replayable: boolean,
+  ) {}
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(...args: Parameters<NonNullable<Handler["onRequestUpgrade"]>>): void {
+    this.handler.onRequestUpgrade?.(...args);
+  }
+
+  onResponseStart(controller: Controller, status: number, headers: Record<string, string | string[] | undefined>, message?: string): void {
+    const parsed = toHeaders(headers);
+    if (this.replayable && this.recovery.handles(status, parsed)) {
+      this.#held = { status, headers: parsed };
+      return;
+    }
+    this.handler.onResponseStart?.(controller, status, headers, message);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (!this.#held) this.handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: Record<string, string | string[] | undefined>): void {
+    const held = this.#held;
+    if (!held) return this.handler.onResponseEnd?.(controller, trailers);
+    this.#held = undefined;
+    this.recovery.recover(held.status, held.headers).then(
+      (token) => {
+        if (controller.aborted) return;
+        try {
+          this.dispatch(withToken(this.options, token), this);
+        } catch (error) {
+          this.handler.onResponseError?.(controller, error as Error);
+        }
+      },
+      (error: Error) => this.handler.onResponseError?.(controller, error),
+    );
+  }
+
+  onResponseError(controller: Controller, error: Error): void {
+    this.handler.onResponseError?.(controller, error);
+  }
+}
+
+function toHeaders(headers: Record<string, string | string[] | undefined>): Headers {
+  const result = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) result.append(name, item);
+  }
+  return result;
+}
+
+/** Copies the caller's headers in any of undici's shapes, replacing Authorization whatever its case. */
+function withToken(options: Dispatcher.DispatchOptions, token: string): Dispatcher.DispatchOptions {
+  const headers: Record<string, string | string[]> = {};
+  const put = (name: string, value: string | string[] | undefined) => {
+    if (value !== undefined && name.toLowerCase() !== "authorization") headers[name] = value;
+  };
+  const source = options.headers;
+  if (Array.isArray(source)) {
+    for (let i = 0; i + 1 < source.length; i += 2) put(String(source[i]), String(source[i + 1]));
+  } else if (source && Symbol.iterator in source) {
+    for (const [name, value] of source as Iterable<[string, string | string[] | undefined]>) put(name, value);
+  } else if (source) {
+    for (const [name, value] of Object.entries(source)) put(name, value);
+  }
+  headers.authorization = `Bearer ${token}`;
+  return { ...options, headers };
+}

@@ -1,0 +1,66 @@
+import { OAuthError } from "./errors.js";
+import { readBearerChallenge } from "./parse-www-authenticate.js";
+import type { Session } from "./session.js";
+import type { TokenRecord } from "./token-store.js";
+
+/**
+ * The per-request policy shared by `oauth.fetch` and the undici interceptor: which token to send first,
+ * and what to do when the MCP server answers 401 or 403. Every recovery is spent at most once (a refresh,
+ * then one new authorization) or `maxStepUps` times (step-up), so a request can never loop.
+ */
+export class RequestRecovery {
+  #tokens: TokenRecord | undefined;
+  #refreshed = false;
+  #authorized = false;
+  #stepUps = 0;
+
+  constructor(
+    private readonly session: Session,
+    private readonly maxStepUps: number,
+    private readonly origin: string,
+  ) {}
+
+  /**
+   * The token for the first attempt. `required` is for bodies that cannot be sent twice: with no token
+   * at hand, authorize first (discovering from the well-known URLs) instead of spending the body on a 401.
+   */
+  async firstToken(required = false): Promise<string | undefined> {
+    this.#tokens = await this.session.currentToken();
+    if (!this.#tokens && required) {
+      this.#tokens = await this.session.authorize(undefined);
+      this.#authorized = true;
+    }
+    return this.#tokens?.access_token;
+  }
+
+  /** True when this answer calls for a refresh, a new authorization or a step-up (or for the typed error that ends them). */
+  handles(status: number, headers: Headers): boolean {
+    return status === 401 || (status === 403 && readBearerChallenge(headers)?.error === "insufficient_scope");
+  }
+
+  /** The token to retry with; throws `unauthorized` or `insufficient_scope` when the recoveries are spent. */
+  async recover(status: number, headers: Headers): Promise<string> {
+    const challenge = readBearerChallenge(headers);
+    if (status === 401) {
+      if (this.#authorized) throw new OAuthError("unauthorized", `${this.origin} still answers 401 after a new authorization`, { status: 401 });
+      const renewed = this.#tokens?.refresh_token && !this.#refreshed ? await this.session.refresh(this.#tokens) : undefined;
+      this.#refreshed = true;
+      if (renewed) {
+        this.#tokens = renewed;
+      } else {
+        this.#tokens = await this.session.authorize(challenge);
+        this.#authorized = true;
+      }
+      return this.#tokens.access_token;
+    }
+    if (this.#stepUps >= this.maxStepUps) {
+      throw new OAuthError("insufficient_scope", `${this.origin} still requires scope "${challenge?.scope ?? ""}" after ${this.#stepUps} step-up authorization(s)`, {
+        status: 403,
+        oauthError: "insufficient_scope",
+      });
+    }
+    this.#stepUps += 1;
+    this.#tokens = await this.session.authorize(challenge, true);
+    return this.#tokens.access_token;
+  }
+}
