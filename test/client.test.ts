@@ -1,18 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { startSdkAuthServer, type SdkAuthServer } from "../examples/sdk-auth-server.js";
+import { describe, expect, it } from "vitest";
+import { startPeer } from "./support/harness.js";
 import { Client } from "../src/client.js";
 import { OAuth } from "../src/index.js";
+import { cleanupAfterEach } from "./support/local-server.js";
 import { followRedirects } from "./support/openers.js";
 
-let server: SdkAuthServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const closeLater = cleanupAfterEach();
 
 describe("Client", () => {
   it('auth: "oauth" builds an OAuth for the URL and connects through it', async () => {
-    server = await startSdkAuthServer();
+    const server = await startPeer(closeLater);
     const browser = followRedirects();
     const client = new Client(server.mcpUrl, { auth: "oauth", oauth: { openBrowser: browser.open, logger: { warn: () => {} } } });
     expect(client.oauth).toBeInstanceOf(OAuth);
@@ -30,7 +27,7 @@ describe("Client", () => {
   });
 
   it("any other string is a static bearer token, sent only to the server's origin", async () => {
-    server = await startSdkAuthServer();
+    const server = await startPeer(closeLater);
     const client = new Client(server.mcpUrl, { auth: "not-a-valid-token", transport: "streamable-http" });
     await expect(client.connect()).rejects.toThrow();
     const mcp = server.requests.filter((r) => r.path === "/mcp");

@@ -1,18 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createBackChannelFetch } from "../src/back-channel.js";
 import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "../src/discover-authorization-server.js";
 import { assertResourceCovers, discoverResource, pathWithin } from "../src/discover-resource.js";
 import { isOAuthError, type OAuthEvent } from "../src/index.js";
-import { harness, rpc, type Harness } from "./support/harness.js";
+import { harness, rpc } from "./support/harness.js";
+import { cleanupAfterEach } from "./support/local-server.js";
 import { asMetadata, startMetadataServer } from "./support/metadata-server.js";
 
-let h: Harness | undefined;
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await h?.server.close();
-  h = undefined;
-  for (const close of closers.splice(0)) await close();
-});
+const closeLater = cleanupAfterEach();
 
 function ctx(limits = { timeoutMs: 2_000, maxResponseBytes: 65_536 }) {
   const events: OAuthEvent[] = [];
@@ -21,7 +16,7 @@ function ctx(limits = { timeoutMs: 2_000, maxResponseBytes: 65_536 }) {
 
 async function metadataServer(...args: Parameters<typeof startMetadataServer>) {
   const server = await startMetadataServer(...args);
-  closers.push(server.close);
+  closeLater(server.close);
   return server;
 }
 
@@ -36,7 +31,8 @@ describe("discovery refusals against the SDK peer (before any authorization requ
   ];
   for (const [name, options, code] of refusals) {
     it(`refuses ${name}`, async () => {
-      h = await harness(options);
+      const h = await harness(options);
+      closeLater(h.server.close);
       const error = await h.oauth.fetch(h.server.mcpUrl, rpc()).catch((e: unknown) => e);
       expect(isOAuthError(error) && error.code).toBe(code);
       expect(h.browser.opened).toEqual([]);
@@ -45,8 +41,8 @@ describe("discovery refusals against the SDK peer (before any authorization requ
   }
 
   it("refuses an issuer that differs only by a trailing slash", async () => {
-    h = await harness();
-    h.server.requests.length = 0;
+    const h = await harness();
+    closeLater(h.server.close);
     const issuer = h.server.issuer.replace(/\/$/, "");
     await expect(discoverAuthorizationServer(issuer, ctx())).rejects.toMatchObject({ code: "issuer_mismatch" });
   });

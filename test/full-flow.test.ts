@@ -1,19 +1,16 @@
 import Keyv from "keyv";
-import { afterEach, describe, expect, it } from "vitest";
-import { startSdkAuthServer, type SdkAuthServer } from "../examples/sdk-auth-server.js";
+import { describe, expect, it } from "vitest";
+import { startPeer } from "./support/harness.js";
 import { OAuth, type OAuthEvent } from "../src/index.js";
 import { Client } from "../src/client.js";
+import { cleanupAfterEach } from "./support/local-server.js";
 import { captureLogger, followRedirects } from "./support/openers.js";
 
-let server: SdkAuthServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const closeLater = cleanupAfterEach();
 
 describe("full authorization against the MCP SDK's server auth", () => {
   it("discovers, registers, authorizes with PKCE, calls a tool, and reuses the stored token in a new process", async () => {
-    server = await startSdkAuthServer();
+    const server = await startPeer(closeLater);
     const store = new Keyv();
     const events: OAuthEvent[] = [];
     const browser = followRedirects();

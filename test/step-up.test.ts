@@ -1,20 +1,17 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import express from "express";
 import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isOAuthError } from "../src/index.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
+import { cleanupAfterEach, listenLocal } from "./support/local-server.js";
 
-let h: Harness | undefined;
-let resourceServer: Server | undefined;
-afterEach(async () => {
-  await h?.server.close();
-  resourceServer?.closeAllConnections();
-  await new Promise((resolve) => (resourceServer ? resourceServer.close(resolve) : resolve(undefined)));
-  h = undefined;
-  resourceServer = undefined;
-});
+const closeLater = cleanupAfterEach();
+
+async function peer(): Promise<Harness> {
+  const h = await harness({ scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] });
+  closeLater(h.server.close);
+  return h;
+}
 
 /**
  * A resource server in front of the SDK peer's authorization server whose tools need more scope than
@@ -22,9 +19,8 @@ afterEach(async () => {
  */
 async function scopedResource(h: Harness, never = false): Promise<string> {
   const app = express();
-  resourceServer = createServer(app);
-  await new Promise<void>((resolve) => resourceServer!.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(resourceServer.address() as AddressInfo).port}`;
+  const { origin, close } = await listenLocal(app);
+  closeLater(close);
   const resourceMetadataUrl = `${origin}/.well-known/oauth-protected-resource/mcp`;
   app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) =>
     void res.json({ resource: `${origin}/mcp`, authorization_servers: [h.server.issuer], scopes_supported: ["mcp:read", "mcp:write"] }),
@@ -43,7 +39,7 @@ async function scopedResource(h: Harness, never = false): Promise<string> {
 
 describe("step-up authorization on 403 insufficient_scope", () => {
   it("re-authorizes for the union of granted and challenged scopes, then retries", async () => {
-    h = await harness({ scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] });
+    const h = await peer();
     const mcpUrl = await scopedResource(h);
     const oauth = h.restart({ mcpUrl });
     expect((await oauth.fetch(mcpUrl, rpc("tools/list"))).status).toBe(200);
@@ -54,7 +50,7 @@ describe("step-up authorization on 403 insufficient_scope", () => {
   });
 
   it("gives up with a typed error after the allowed step-ups", async () => {
-    h = await harness({ scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] });
+    const h = await peer();
     const mcpUrl = await scopedResource(h, true);
     const oauth = h.restart({ mcpUrl });
     const error = await oauth.fetch(mcpUrl, rpc("tools/list")).catch((e: unknown) => e);

@@ -12,6 +12,13 @@ export function rpc(method = "tools/list"): RequestInit {
   };
 }
 
+/** The SDK peer alone, closed after the test by `closeLater`. */
+export async function startPeer(closeLater: (close: () => Promise<unknown>) => void, options: SdkAuthServerOptions = {}): Promise<SdkAuthServer> {
+  const server = await startSdkAuthServer(options);
+  closeLater(server.close);
+  return server;
+}
+
 export interface Harness {
   server: SdkAuthServer;
   oauth: OAuth;
