@@ -54,7 +54,7 @@ export class OAuth {
    * well-known URLs, since no challenge is at hand). For callers that attach the header themselves.
    */
   async getAccessToken(): Promise<string> {
-    const tokens: TokenRecord = (await this.#session.currentToken()) ?? (await this.#session.authorize(undefined));
+    const tokens: TokenRecord = (await this.#session.currentToken()) ?? (await this.#session.authorize(undefined, undefined));
     return tokens.access_token;
   }
 

@@ -27,7 +27,7 @@ export class RequestRecovery {
   async firstToken(required = false): Promise<string | undefined> {
     this.#tokens = await this.session.currentToken();
     if (!this.#tokens && required) {
-      this.#tokens = await this.session.authorize(undefined);
+      this.#tokens = await this.session.authorize(undefined, undefined);
       this.#authorized = true;
     }
     return this.#tokens?.access_token;
@@ -48,7 +48,7 @@ export class RequestRecovery {
       if (renewed) {
         this.#tokens = renewed;
       } else {
-        this.#tokens = await this.session.authorize(challenge);
+        this.#tokens = await this.session.authorize(challenge, this.#tokens);
         this.#authorized = true;
       }
       return this.#tokens.access_token;
@@ -60,7 +60,7 @@ export class RequestRecovery {
       });
     }
     this.#stepUps += 1;
-    this.#tokens = await this.session.authorize(challenge, true);
+    this.#tokens = await this.session.authorize(challenge, this.#tokens, true);
     return this.#tokens.access_token;
   }
 }

@@ -12,10 +12,6 @@ import { refreshTokens, toTokenRecord } from "./request-tokens.js";
 import { selectScopes } from "./select-scopes.js";
 import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "./token-store.js";
 
-function sameEndpoint(endpoint: URL, url: URL): boolean {
-  return endpoint.origin === url.origin && endpoint.pathname === url.pathname;
-}
-
 /** Refresh this long before the stored expiry, so a token never expires in flight. */
 const refreshMarginMs = 60_000;
 
@@ -89,10 +85,13 @@ export class Session {
     });
   }
 
-  /** Steps 2-8: discover, register, authorize in the browser, exchange the code, store the tokens. */
-  authorize(challenge: BearerChallenge | undefined, stepUp = false): Promise<TokenRecord> {
-    const seen = this.#tokens;
-    return this.#exclusive(seen, async () => {
+  /**
+   * Steps 2-8: discover, register, authorize in the browser, exchange the code, store the tokens.
+   * `rejected` is the token the server refused (if any): when another caller has replaced it meanwhile,
+   * that newer token is returned instead of starting another login.
+   */
+  authorize(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp = false): Promise<TokenRecord> {
+    return this.#exclusive(rejected, async () => {
       const discovery = await this.#discover(challenge?.resourceMetadata);
       const as = discovery.authorizationServer;
       const scope = selectScopes({
@@ -100,7 +99,7 @@ export class Session {
         configured: this.#o.scopes,
         resourceScopes: discovery.scopesSupported,
         serverScopes: as.scopes_supported,
-        ...(stepUp ? { previous: [seen?.requested_scope, seen?.scope] } : {}),
+        ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
       });
       if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
       const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
@@ -122,7 +121,7 @@ export class Session {
         result = await run(stored);
       } catch (error) {
         // A registration the server forgot surfaces as invalid_client at the token endpoint: register anew, once.
-        if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && this.#client?.source === "dynamic")) throw error;
+        if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && (this.#client?.source === "dynamic" || this.#client?.source === "stored"))) throw error;
         await this.#dropClient(as.issuer, "the token endpoint answered invalid_client");
         result = await run(undefined);
       }
@@ -147,7 +146,7 @@ export class Session {
       if (result && result.access_token !== seen?.access_token) return result;
       if (!this.#flight) break;
     }
-    if (this.#tokens && this.#tokens.access_token !== seen?.access_token) return this.#tokens;
+    if (this.#tokens && this.#tokens.access_token !== seen?.access_token && this.#isFresh(this.#tokens)) return this.#tokens;
     const flight = task().finally(() => {
       if (this.#flight === flight) this.#flight = undefined;
     });
@@ -165,7 +164,7 @@ export class Session {
       if (!discovery) return;
       this.#discovery = discovery;
       this.#tokens = await this.store.getTokens(discovery.authorizationServer.issuer);
-      if (this.#tokens) this.#o.onEvent({ type: "token_reused", expiresAt: this.#tokens.expires_at });
+      if (this.#tokens && this.#isFresh(this.#tokens)) this.#o.onEvent({ type: "token_reused", expiresAt: this.#tokens.expires_at });
     })().catch((error: unknown) => {
       this.#loaded = undefined; // a store that was down may be back next time
       throw error;
@@ -272,4 +271,8 @@ export class Session {
     const stored = await this.store.getTokens(issuer);
     if (stored?.refresh_token === failed.refresh_token) await this.store.delete("tokens", issuer);
   }
+}
+
+function sameEndpoint(endpoint: URL, url: URL): boolean {
+  return endpoint.origin === url.origin && endpoint.pathname === url.pathname;
 }
