@@ -39,6 +39,17 @@ describe("refresh", () => {
     expect(h.browser.opened).toHaveLength(1);
   });
 
+  it("a restarted process with an expired stored token refreshes without any discovery request", async () => {
+    h = await harness();
+    await h.oauth.fetch(h.server.mcpUrl, rpc());
+    h.clock.now += 2 * 3_600_000;
+    const before = h.server.requests.length;
+    const restarted = h.restart();
+    expect((await restarted.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    expect(h.server.requests.slice(before).map((r) => r.path)).toEqual(["/token", "/mcp"]);
+    expect(h.browser.opened).toHaveLength(1);
+  });
+
   it("50 concurrent requests with an expired token make exactly one token request", async () => {
     h = await harness({ faults: {} });
     expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
