@@ -1,7 +1,6 @@
 import { assertSecureEndpoint, createBackChannelFetch, type FetchLike } from "./back-channel.js";
 import { authorizeInBrowser } from "./authorize.js";
-import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "./discover-authorization-server.js";
-import { discoverResource } from "./discover-resource.js";
+import { discover } from "./discover.js";
 import { isOAuthError } from "./errors.js";
 import { openSystemBrowser } from "./open-browser.js";
 import type { ResolvedOptions } from "./options.js";
@@ -179,27 +178,7 @@ export class Session {
   async #discover(resourceMetadataUrl: string | undefined): Promise<DiscoveryRecord> {
     const cached = this.#discovery;
     const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent };
-    const prm = await discoverResource(this.#o.mcpUrl, resourceMetadataUrl, ctx);
-    let discovery: DiscoveryRecord;
-    if (prm) {
-      this.#o.onEvent({ type: "resource_metadata_found", url: prm.url, resource: prm.resource, authorizationServers: prm.authorizationServers });
-      const issuer = prm.authorizationServers[0] as string;
-      const { metadata, url } = await discoverAuthorizationServer(issuer, ctx);
-      this.#o.onEvent({ type: "authorization_server_found", issuer: metadata.issuer, metadataUrl: url });
-      discovery = {
-        resource: prm.resource,
-        resourceMetadataUrl: prm.url,
-        ...(prm.scopesSupported ? { scopesSupported: prm.scopesSupported } : {}),
-        authorizationServer: metadata,
-        legacy: false,
-        discoveredAt: this.#o.now(),
-      };
-    } else {
-      this.#o.onEvent({ type: "resource_metadata_absent" });
-      const { metadata, url } = await discoverLegacyAuthorizationServer(this.#o.mcpUrl, ctx);
-      this.#o.onEvent({ type: "authorization_server_found", issuer: metadata.issuer, metadataUrl: url });
-      discovery = { resource: this.#o.serverKey, authorizationServer: metadata, legacy: true, discoveredAt: this.#o.now() };
-    }
+    const discovery = await discover(this.#o.mcpUrl, this.#o.serverKey, resourceMetadataUrl, ctx, this.#o.now());
     if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
       // The server moved to another authorization server: nothing issued by the old one may be used.
       this.#tokens = undefined;
