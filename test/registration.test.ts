@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { configuredClient } from "../src/register-client.js";
+import { clientAuthentication } from "../src/request-tokens.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
@@ -72,5 +74,32 @@ describe("client registration", () => {
     expect(h.server.count("/register")).toBe(1);
     const redirects = h.browser.opened.map((url) => new URL(url).searchParams.get("redirect_uri"));
     expect(redirects[1]).toBe(redirects[0]);
+  });
+});
+
+describe("token endpoint client authentication", () => {
+  const as = (methods?: string[]) => ({ issuer: "https://as.example.com", ...(methods ? { token_endpoint_auth_methods_supported: methods } : {}) });
+  const options = (secret?: string) => ({ clientId: "c", clientSecret: secret, clientMetadataUrl: undefined, additionalClientMetadata: {} });
+  const cases: [string, string[] | undefined, string | undefined, string][] = [
+    ["client_secret_basic when the server lists it", ["client_secret_basic", "client_secret_post"], "s", "client_secret_basic"],
+    ["client_secret_post when that is all the server lists", ["client_secret_post", "none"], "s", "client_secret_post"],
+    ["client_secret_basic when the server lists nothing (RFC 8414 default)", undefined, "s", "client_secret_basic"],
+    ["none without a secret", ["client_secret_basic"], undefined, "none"],
+  ];
+  for (const [name, methods, secret, expected] of cases) {
+    it(`a pre-registered client uses ${name}`, () => {
+      const configured = configuredClient(options(secret), as(methods), "http://127.0.0.1:1/callback");
+      expect(configured?.record.token_endpoint_auth_method).toBe(expected);
+      expect(() => clientAuthentication(configured!.record)).not.toThrow();
+    });
+  }
+
+  it("refuses a secret-based method without a secret, and an unknown method, with a typed error", () => {
+    expect(() => clientAuthentication({ client_id: "c", redirect_uris: [], token_endpoint_auth_method: "client_secret_basic" })).toThrow(
+      expect.objectContaining({ code: "registration_failed" }),
+    );
+    expect(() => clientAuthentication({ client_id: "c", redirect_uris: [], token_endpoint_auth_method: "tls_client_auth" })).toThrow(
+      expect.objectContaining({ code: "registration_failed" }),
+    );
   });
 });
