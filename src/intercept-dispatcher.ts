@@ -49,10 +49,13 @@ class RecoveringHandler implements Handler {
   }
 
   onResponseStart(controller: Controller, status: number, headers: Record<string, string | string[] | undefined>, message?: string): void {
-    const parsed = toHeaders(headers);
-    if (this.replayable && this.recovery.handles(status, parsed)) {
-      this.#held = { status, headers: parsed };
-      return;
+    // Only a 401 or 403 can call for recovery; other answers pass straight through.
+    if (this.replayable && (status === 401 || status === 403)) {
+      const parsed = toHeaders(headers);
+      if (this.recovery.handles(status, parsed)) {
+        this.#held = { status, headers: parsed };
+        return;
+      }
     }
     this.handler.onResponseStart?.(controller, status, headers, message);
   }

@@ -24,6 +24,7 @@ export class Session {
   readonly #o: ResolvedOptions;
   readonly #backChannel: FetchLike;
   #discovery: DiscoveryRecord | undefined;
+  #scope: TokenScope;
   #tokens: TokenRecord | undefined;
   #client: { record: ClientRecord; source: ClientSource; issuer: string } | undefined;
   #loaded: Promise<void> | undefined;
@@ -31,21 +32,16 @@ export class Session {
 
   constructor(options: ResolvedOptions) {
     this.#o = options;
+    this.#scope = tokenScope(undefined, options.mcpUrl);
     this.store = new TokenStore(options.tokenStorage, options.serverKey, options.logger);
     this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
   }
 
   /** Where the token may be sent: the resource's origin and path (the whole origin on the 2025-03-26 path). */
   covers(url: URL): boolean {
-    const base = this.#discovery ? new URL(this.#discovery.resource) : this.#o.mcpUrl;
-    if (url.origin !== base.origin || url.pathname.startsWith("/.well-known/")) return false;
-    // A resource that spans the whole origin may share it with its authorization server: never send it the token.
-    const as = this.#discovery?.authorizationServer;
-    const endpoints = as ? [as.authorization_endpoint, as.token_endpoint, as.registration_endpoint, as.revocation_endpoint] : [];
-    if (endpoints.some((endpoint) => endpoint && URL.canParse(endpoint) && sameEndpoint(new URL(endpoint), url))) return false;
-    if (this.#discovery?.legacy) return true;
-    const path = base.pathname.replace(/\/+$/, "");
-    return path === "" || url.pathname === path || url.pathname.startsWith(`${path}/`);
+    const scope = this.#scope;
+    if (url.origin !== scope.origin || url.pathname.startsWith("/.well-known/") || scope.excluded.has(url.pathname)) return false;
+    return scope.path === "" || url.pathname === scope.path || url.pathname.startsWith(`${scope.path}/`);
   }
 
   /** Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire. */
@@ -161,7 +157,7 @@ export class Session {
     this.#loaded ??= (async () => {
       const discovery = await this.store.getDiscovery();
       if (!discovery) return;
-      this.#discovery = discovery;
+      this.#setDiscovery(discovery);
       this.#tokens = await this.store.getTokens(discovery.authorizationServer.issuer);
       if (this.#tokens && this.#isFresh(this.#tokens)) this.#o.onEvent({ type: "token_reused", expiresAt: this.#tokens.expires_at });
     })().catch((error: unknown) => {
@@ -184,9 +180,15 @@ export class Session {
       this.#tokens = undefined;
       this.#client = undefined;
     }
-    this.#discovery = discovery;
+    this.#setDiscovery(discovery);
     await this.store.setDiscovery(discovery);
     return discovery;
+  }
+
+  /** `covers` runs on every request, so what it compares against is worked out once per discovery. */
+  #setDiscovery(discovery: DiscoveryRecord): void {
+    this.#discovery = discovery;
+    this.#scope = tokenScope(discovery, this.#o.mcpUrl);
   }
 
   #callbackPorts(registration: ClientRecord | undefined): number[] {
@@ -252,6 +254,22 @@ export class Session {
   }
 }
 
-function sameEndpoint(endpoint: URL, url: URL): boolean {
-  return endpoint.origin === url.origin && endpoint.pathname === url.pathname;
+interface TokenScope {
+  origin: string;
+  /** Resource path without trailing slash; "" covers the whole origin. */
+  path: string;
+  /** Paths of the authorization server's endpoints on this origin: never sent the token. */
+  excluded: ReadonlySet<string>;
+}
+
+function tokenScope(discovery: DiscoveryRecord | undefined, mcpUrl: URL): TokenScope {
+  const base = discovery ? new URL(discovery.resource) : mcpUrl;
+  const as = discovery?.authorizationServer;
+  const excluded = new Set<string>();
+  // A resource that spans the whole origin may share it with its authorization server.
+  for (const endpoint of as ? [as.authorization_endpoint, as.token_endpoint, as.registration_endpoint, as.revocation_endpoint] : []) {
+    const url = endpoint && URL.canParse(endpoint) ? new URL(endpoint) : undefined;
+    if (url?.origin === base.origin) excluded.add(url.pathname);
+  }
+  return { origin: base.origin, path: discovery?.legacy ? "" : base.pathname.replace(/\/+$/, ""), excluded };
 }
