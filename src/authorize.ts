@@ -9,6 +9,7 @@ import { asAuthorizationServer, asClient } from "./oauth4webapi-options.js";
 import { assertBrowsableUrl } from "./open-browser.js";
 import { exchangeCode } from "./request-tokens.js";
 import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
+import type { SigningKey } from "./client-authentication.js";
 
 export interface AuthorizationInput {
   as: AuthorizationServerMetadata;
@@ -23,6 +24,8 @@ export interface AuthorizationInput {
   signal: AbortSignal | undefined;
   fetch: FetchLike;
   onEvent: (event: OAuthEvent) => void;
+  /** The private key of a pre-registered `private_key_jwt` client. */
+  signingKey: SigningKey | undefined;
 }
 
 export interface AuthorizationResult {
@@ -44,7 +47,7 @@ export async function authorizeInBrowser(input: AuthorizationInput): Promise<Aut
     if (!client) throw new OAuthError("authorization_failed", "a callback arrived before the authorization request was sent");
     const parameters = checkCallback(callbackUrl.searchParams, input.as, client, state);
     input.onEvent({ type: "callback_received" });
-    return exchangeCode(input.as, client, parameters, listener.redirectUri, verifier, input.resource, input.fetch);
+    return exchangeCode(input.as, { record: client, signingKey: input.signingKey }, parameters, listener.redirectUri, verifier, input.resource, input.fetch);
   });
   try {
     input.onEvent({ type: "callback_listening", redirectUri: listener.redirectUri });

@@ -35,7 +35,7 @@ export async function discoverAuthorizationServer(issuer: string, ctx: MetadataC
     } catch (error) {
       throw toOAuthError(error, "discovery_failed", `authorization server metadata at ${url.href}`);
     }
-    return { metadata: checkMetadata(result.json, url), url: url.href };
+    return { metadata: checkMetadata(result.json, url, ctx.authorizationCode ?? true), url: url.href };
   }
   throw new OAuthError("discovery_failed", `no authorization server metadata found for issuer ${issuer} (tried ${candidates.map((u) => u.href).join(", ")})`);
 }
@@ -55,7 +55,7 @@ export async function discoverLegacyAuthorizationServer(mcpUrl: URL, ctx: Metada
     if (typeof issuer !== "string" || !URL.canParse(issuer) || new URL(issuer).origin !== origin.origin) {
       throw new OAuthError("issuer_mismatch", `authorization server metadata at ${url.href} names issuer ${JSON.stringify(issuer)}, not on ${origin.origin}`);
     }
-    return { metadata: checkMetadata(result.json, url), url: url.href };
+    return { metadata: checkMetadata(result.json, url, ctx.authorizationCode ?? true), url: url.href };
   }
   const metadata: AuthorizationServerMetadata = {
     issuer: origin.origin,
@@ -69,17 +69,17 @@ export async function discoverLegacyAuthorizationServer(mcpUrl: URL, ctx: Metada
   return { metadata, url: undefined };
 }
 
-function checkMetadata(json: Record<string, unknown>, url: URL): AuthorizationServerMetadata {
+function checkMetadata(json: Record<string, unknown>, url: URL, authorizationCode: boolean): AuthorizationServerMetadata {
   const parsed = authorizationServerMetadataSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new OAuthError("discovery_failed", `authorization server metadata at ${url.href} is invalid: ${issue?.path.join(".")} ${issue?.message}`);
   }
   const metadata = parsed.data;
-  if (!metadata.authorization_endpoint || !metadata.token_endpoint) {
-    throw new OAuthError("discovery_failed", `authorization server metadata at ${url.href} lacks authorization_endpoint or token_endpoint`);
+  if (!metadata.token_endpoint || (authorizationCode && !metadata.authorization_endpoint)) {
+    throw new OAuthError("discovery_failed", `authorization server metadata at ${url.href} lacks ${metadata.token_endpoint ? "authorization_endpoint" : "token_endpoint"}`);
   }
-  if (!metadata.code_challenge_methods_supported?.includes("S256")) {
+  if (authorizationCode && !metadata.code_challenge_methods_supported?.includes("S256")) {
     throw new OAuthError("pkce_unsupported", `authorization server ${metadata.issuer} does not advertise PKCE S256 in code_challenge_methods_supported`);
   }
   for (const endpoint of ["authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint"] as const) {

@@ -1,3 +1,6 @@
+/** The grant that produced a set of tokens (`jwt_bearer`: enterprise-managed authorization). */
+export type TokenGrant = "authorization_code" | "refresh_token" | "client_credentials" | "jwt_bearer";
+
 /**
  * What `onEvent` receives as the pipeline runs. Events never carry tokens, codes, verifiers or secrets;
  * `authorizationUrl` carries `state` and the PKCE challenge, which are safe to show to the user.
@@ -24,6 +27,6 @@ export type OAuthEvent =
   /** A valid authorization response reached the callback server. */
   | { type: "callback_received" }
   /** New tokens were obtained and written to the store. */
-  | { type: "tokens_stored"; grant: "authorization_code" | "refresh_token"; expiresAt: number | undefined; scope: string | undefined; refreshable: boolean }
+  | { type: "tokens_stored"; grant: TokenGrant; expiresAt: number | undefined; scope: string | undefined; refreshable: boolean }
   /** The server asked for more scope; a new authorization starts. */
   | { type: "step_up"; scope: string };

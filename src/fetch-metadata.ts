@@ -7,6 +7,11 @@ export interface MetadataContext {
   /** The back-channel fetch: no redirects, deadline, size limit. */
   fetch: FetchLike;
   onEvent: (event: OAuthEvent) => void;
+  /**
+   * Whether the authorization code flow will run: it needs an authorization endpoint and PKCE S256.
+   * Grants without a browser only need a token endpoint. Default true.
+   */
+  authorizationCode?: boolean;
 }
 
 export type MetadataResult = { found: true; response: Response; json: Record<string, unknown> } | { found: false; status: number };

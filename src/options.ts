@@ -1,8 +1,21 @@
 import Keyv from "keyv";
 import { z } from "zod";
 import { defaultBackChannelLimits, type FetchLike } from "./back-channel.js";
+import { loadSigningKey, signingAlgorithms, type SigningAlgorithm, type SigningKey } from "./client-authentication.js";
 import { OAuthError } from "./errors.js";
 import type { OAuthEvent } from "./events.js";
+import type { IdentityProviderOptions } from "./request-identity-assertion.js";
+
+/**
+ * How tokens are obtained when there are none:
+ * - `"authorization_code"`: the user signs in in the browser (PKCE, loopback callback).
+ * - `"client_credentials"`: machine to machine (RFC 6749 §4.4) with `clientId` and `clientSecret` or
+ *   `privateKey`; no browser, no callback server, and a new token is requested when one expires.
+ * - `"enterprise_managed"`: cross-app access (SEP-990): the user's ID token from the enterprise identity
+ *   provider (`identityProvider`) is exchanged there for an identity assertion (RFC 8693), which the MCP
+ *   server's authorization server trades for an access token (RFC 7523 jwt-bearer); no browser.
+ */
+export type Grant = "authorization_code" | "client_credentials" | "enterprise_managed";
 
 /**
  * Where tokens, client registrations and discovery results are kept. A `Keyv` instance (keyv 5 or 6)
@@ -43,6 +56,20 @@ export interface OAuthOptions {
   clientId?: string;
   /** The pre-registered client's secret, for `client_secret_basic` or `client_secret_post`. */
   clientSecret?: string;
+  /**
+   * The pre-registered client's private key, for `private_key_jwt` (RFC 7523) instead of a secret: a PEM
+   * string (PKCS#8, SEC1 or PKCS#1) or a WebCrypto private key. Assertions carry `iss` = `sub` = `clientId`
+   * and `aud` = the authorization server's issuer, and live 60 seconds.
+   */
+  privateKey?: string | CryptoKey;
+  /** JWS algorithm of the assertions. Default: the key's own (ES256/ES384/ES512 by curve, RS256 for RSA, EdDSA). */
+  signingAlgorithm?: SigningAlgorithm;
+  /** `kid` header of the assertions, when the server holds several of the client's keys. */
+  keyId?: string;
+  /** How tokens are obtained; see {@link Grant}. Default `"authorization_code"`. */
+  grant?: Grant;
+  /** The identity provider for `grant: "enterprise_managed"`. */
+  identityProvider?: IdentityProviderOptions;
   /** URL of a Client ID Metadata Document, used as `client_id` when the server supports CIMD. Must be `https:` with a path. */
   clientMetadataUrl?: string;
   /**
@@ -81,6 +108,9 @@ export interface ResolvedOptions {
   callbackPort: number | undefined;
   clientId: string | undefined;
   clientSecret: string | undefined;
+  signingKey: SigningKey | undefined;
+  grant: Grant;
+  identityProvider: IdentityProviderOptions | undefined;
   clientMetadataUrl: string | undefined;
   openBrowser: ((authorizationUrl: string) => void | Promise<void>) | undefined;
   callbackTimeoutMs: number;
@@ -121,6 +151,20 @@ const schema = z
     callbackPort: z.number().int().min(0).max(65535).optional(),
     clientId: z.string().min(1).optional(),
     clientSecret: z.string().min(1).optional(),
+    privateKey: z.union([z.string().min(1), z.custom<CryptoKey>((value) => value instanceof CryptoKey, "expected a PEM string or a CryptoKey")]).optional(),
+    signingAlgorithm: z.enum(signingAlgorithms).optional(),
+    keyId: z.string().min(1).optional(),
+    grant: z.enum(["authorization_code", "client_credentials", "enterprise_managed"]).optional(),
+    identityProvider: z
+      .object({
+        tokenEndpoint: httpUrl,
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1).optional(),
+        tokenEndpointAuthMethod: z.enum(["client_secret_basic", "client_secret_post", "none"]).optional(),
+        idToken: z.union([z.string().min(1), fn]),
+      })
+      .strict()
+      .optional(),
     clientMetadataUrl: cimdUrl.optional(),
     openBrowser: fn.optional(),
     callbackTimeoutMs: z.number().int().positive().optional(),
@@ -134,7 +178,19 @@ const schema = z
     now: fn.optional(),
   })
   .strict()
-  .refine((value) => !(value.clientSecret && !value.clientId), { message: "clientSecret needs clientId", path: ["clientSecret"] });
+  .refine((value) => !(value.clientSecret && !value.clientId), { message: "clientSecret needs clientId", path: ["clientSecret"] })
+  .refine((value) => !(value.privateKey && !value.clientId), { message: "privateKey needs clientId", path: ["privateKey"] })
+  .refine((value) => !(value.privateKey && value.clientSecret), { message: "give clientSecret or privateKey, not both", path: ["privateKey"] })
+  .refine((value) => !((value.signingAlgorithm || value.keyId) && !value.privateKey), { message: "needs privateKey", path: ["signingAlgorithm"] })
+  .refine((value) => value.grant !== "client_credentials" || (value.clientId && (value.clientSecret || value.privateKey)), {
+    message: "client_credentials needs clientId with clientSecret or privateKey",
+    path: ["grant"],
+  })
+  .refine((value) => (value.grant === "enterprise_managed") === (value.identityProvider !== undefined), {
+    message: "identityProvider goes with grant: \"enterprise_managed\", and that grant needs it",
+    path: ["identityProvider"],
+  })
+  .refine((value) => value.grant !== "enterprise_managed" || value.clientId, { message: "enterprise_managed needs clientId", path: ["grant"] });
 
 export function resolveOptions(options: OAuthOptions): ResolvedOptions {
   const parsed = schema.safeParse(options);
@@ -157,6 +213,9 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     callbackPort: options.callbackPort,
     clientId: options.clientId,
     clientSecret: options.clientSecret,
+    signingKey: options.privateKey ? loadSigningKey(options.privateKey, options.signingAlgorithm, options.keyId) : undefined,
+    grant: options.grant ?? "authorization_code",
+    identityProvider: options.identityProvider,
     clientMetadataUrl: options.clientMetadataUrl,
     openBrowser: options.openBrowser,
     callbackTimeoutMs: options.callbackTimeoutMs ?? 300_000,

@@ -13,7 +13,7 @@ export type ClientSource = "dynamic" | "stored" | "pre-registered" | "metadata-d
  * else a Client ID Metadata Document when the server supports it. `undefined` means register (or reuse).
  */
 export function configuredClient(
-  options: Pick<ResolvedOptions, "clientId" | "clientSecret" | "clientMetadataUrl" | "additionalClientMetadata">,
+  options: Pick<ResolvedOptions, "clientId" | "clientSecret" | "signingKey" | "clientMetadataUrl" | "additionalClientMetadata">,
   as: AuthorizationServerMetadata,
   redirectUri: string,
 ): { record: ClientRecord; source: ClientSource } | undefined {
@@ -24,7 +24,7 @@ export function configuredClient(
       record: {
         client_id: options.clientId,
         ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
-        token_endpoint_auth_method: typeof method === "string" ? method : secretMethod(as, options.clientSecret !== undefined),
+        token_endpoint_auth_method: typeof method === "string" ? method : options.signingKey ? "private_key_jwt" : secretMethod(as, options.clientSecret !== undefined),
         redirect_uris: [redirectUri],
       },
     };
@@ -70,7 +70,7 @@ export async function registerClient(
   };
   try {
     const response = await dynamicClientRegistrationRequest(asAuthorizationServer(as), metadata, httpOptions(as.registration_endpoint, fetch));
-    const registered = await processDynamicClientRegistrationResponse(response);
+    const registered = await processDynamicClientRegistrationResponse(await withSecretExpiry(response));
     return {
       ...registered,
       redirect_uris: Array.isArray(registered.redirect_uris) ? (registered.redirect_uris as string[]) : [redirectUri],
@@ -84,6 +84,23 @@ export async function registerClient(
   } catch (error) {
     throw toOAuthError(error, "registration_failed", `dynamic client registration at ${as.registration_endpoint}`);
   }
+}
+
+/**
+ * RFC 7591 §3.2.1 requires `client_secret_expires_at` with every secret, and oauth4webapi rejects a
+ * response without it. Servers that leave it out (the MCP conformance suite's among them) mean a secret
+ * that does not expire, so it is read as 0, "never", rather than failing the whole login.
+ */
+async function withSecretExpiry(response: Response): Promise<Response> {
+  if (!response.ok) return response;
+  const json: unknown = await response
+    .clone()
+    .json()
+    .catch(() => undefined);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return response;
+  const body = json as Record<string, unknown>;
+  if (typeof body.client_secret !== "string" || body.client_secret_expires_at !== undefined) return response;
+  return new Response(JSON.stringify({ ...body, client_secret_expires_at: 0 }), { status: response.status, headers: response.headers });
 }
 
 /** A public native client prefers `none`; a server that refuses public clients gets a secret-based method. */

@@ -7,6 +7,8 @@ export interface ScopeInputs {
   resourceScopes: readonly string[] | undefined;
   /** `scopes_supported` of the authorization server metadata. */
   serverScopes: readonly string[] | undefined;
+  /** Whether the grant can yield a refresh token (not client credentials): only then `offline_access`. Default true. */
+  refreshable?: boolean;
   /** On a step-up: what was requested and granted before, kept so the new token loses nothing. */
   previous?: readonly (string | undefined)[];
 }
@@ -28,6 +30,6 @@ export function selectScopes(inputs: ScopeInputs): string | undefined {
   add(inputs.challenged);
   add(inputs.configured);
   if (scopes.size === 0) add(inputs.resourceScopes);
-  if (scopes.size > 0 && inputs.serverScopes?.includes("offline_access")) scopes.add("offline_access");
+  if (scopes.size > 0 && inputs.refreshable !== false && inputs.serverScopes?.includes("offline_access")) scopes.add("offline_access");
   return scopes.size > 0 ? [...scopes].join(" ") : undefined;
 }

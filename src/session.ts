@@ -1,7 +1,9 @@
 import { assertSecureEndpoint, createBackChannelFetch, type FetchLike } from "./back-channel.js";
 import { authorizeInBrowser } from "./authorize.js";
 import { discover } from "./discover.js";
-import { isOAuthError } from "./errors.js";
+import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
+import { isOAuthError, OAuthError } from "./errors.js";
+import type { TokenGrant } from "./events.js";
 import { openSystemBrowser } from "./open-browser.js";
 import type { ResolvedOptions } from "./options.js";
 import type { BearerChallenge } from "./parse-www-authenticate.js";
@@ -70,7 +72,7 @@ export class Session {
       const client = discovery && (await this.#knownClient(discovery.authorizationServer.issuer));
       if (!discovery || !client || !stale.refresh_token) return undefined;
       try {
-        const response = await refreshTokens(discovery.authorizationServer, client.record, stale.refresh_token, discovery.resource, this.#backChannel);
+        const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, stale.refresh_token, discovery.resource, this.#backChannel);
         return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, stale), "refresh_token");
       } catch (error) {
         if (!isOAuthError(error) || error.transient) throw error;
@@ -89,14 +91,17 @@ export class Session {
     return this.#exclusive(rejected, async () => {
       const discovery = await this.#discover(challenge?.resourceMetadata);
       const as = discovery.authorizationServer;
+      const interactive = this.#o.grant === "authorization_code";
       const scope = selectScopes({
         challenged: challenge?.scope,
         configured: this.#o.scopes,
         resourceScopes: discovery.scopesSupported,
         serverScopes: as.scopes_supported,
+        refreshable: interactive,
         ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
       });
       if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
+      if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope);
       const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
       const run = (registration: ClientRecord | undefined) =>
         authorizeInBrowser({
@@ -110,6 +115,7 @@ export class Session {
           signal: this.#o.signal,
           fetch: this.#backChannel,
           onEvent: this.#o.onEvent,
+          signingKey: this.#o.signingKey,
         });
       let result;
       try {
@@ -122,6 +128,16 @@ export class Session {
       }
       return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code");
     }) as Promise<TokenRecord>;
+  }
+
+  /** Client credentials or enterprise-managed authorization: a pre-registered client, no browser. */
+  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined): Promise<TokenRecord> {
+    const as = discovery.authorizationServer;
+    const configured = configuredClient(this.#o, as, "");
+    if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
+    const record = this.#useClient(as.issuer, configured.record, configured.source);
+    const response = await authorizeWithoutBrowser(this.#o, discovery, { record, signingKey: this.#o.signingKey }, scope, this.#backChannel);
+    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer");
   }
 
   async clear(): Promise<void> {
@@ -173,7 +189,7 @@ export class Session {
    */
   async #discover(resourceMetadataUrl: string | undefined): Promise<DiscoveryRecord> {
     const cached = this.#discovery;
-    const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent };
+    const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent, authorizationCode: this.#o.grant === "authorization_code" };
     const discovery = await discover(this.#o.mcpUrl, this.#o.serverKey, resourceMetadataUrl, ctx, this.#o.now());
     if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
       // The server moved to another authorization server: nothing issued by the old one may be used.
@@ -238,7 +254,7 @@ export class Session {
     await this.store.delete("client", issuer);
   }
 
-  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: "authorization_code" | "refresh_token"): Promise<TokenRecord> {
+  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: TokenGrant): Promise<TokenRecord> {
     this.#tokens = record;
     await this.store.setTokens(discovery.authorizationServer.issuer, record);
     this.#o.onEvent({ type: "tokens_stored", grant, expiresAt: record.expires_at, scope: record.scope, refreshable: record.refresh_token !== undefined });

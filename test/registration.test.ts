@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { configuredClient } from "../src/register-client.js";
-import { clientAuthentication } from "../src/request-tokens.js";
+import { clientAuthentication } from "../src/client-authentication.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
@@ -88,7 +88,7 @@ describe("token endpoint client authentication", () => {
   ];
   for (const [name, methods, secret, expected] of cases) {
     it(`a pre-registered client uses ${name}`, () => {
-      const configured = configuredClient(options(secret), as(methods), "http://127.0.0.1:1/callback");
+      const configured = configuredClient({ ...options(secret), signingKey: undefined }, as(methods), "http://127.0.0.1:1/callback");
       expect(configured?.record.token_endpoint_auth_method).toBe(expected);
       expect(() => clientAuthentication(configured!.record)).not.toThrow();
     });
