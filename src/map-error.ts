@@ -1,4 +1,4 @@
-import { AuthorizationResponseError, OperationProcessingError, ResponseBodyError } from "oauth4webapi";
+import { AuthorizationResponseError, OperationProcessingError, ResponseBodyError, WWWAuthenticateChallengeError } from "oauth4webapi";
 import { ResponseTooLargeError } from "./back-channel.js";
 import { OAuthError, type OAuthErrorCode } from "./errors.js";
 
@@ -36,6 +36,18 @@ export function toOAuthError(error: unknown, code: OAuthErrorCode, step: string)
     return new OAuthError(code, `${step}: ${error.message}${statusText}`, {
       ...(status === undefined ? {} : { status }),
       transient,
+      cause: scrubbed(error),
+    });
+  }
+
+  if (error instanceof WWWAuthenticateChallengeError) {
+    // A 401 from a token endpoint carries its OAuth error in the challenge (RFC 6749 §5.2, RFC 6750 §3).
+    const oauthError = error.cause.find((challenge) => challenge.parameters.error)?.parameters.error;
+    const description = error.cause.find((challenge) => challenge.parameters.error_description)?.parameters.error_description;
+    return new OAuthError(code, `${step}: server answered ${error.status}${oauthError ? ` ${oauthError}` : ""}${description ? `: ${description}` : ""}`, {
+      status: error.status,
+      ...(oauthError ? { oauthError } : {}),
+      transient: error.status >= 500,
       cause: scrubbed(error),
     });
   }

@@ -23,10 +23,11 @@ export class RequestRecovery {
   /**
    * The token for the first attempt. `required` is for bodies that cannot be sent twice: with no token
    * at hand, authorize first (discovering from the well-known URLs) instead of spending the body on a 401.
+   * Grants without a user renew an expired token the same way, since asking costs no one anything.
    */
   async firstToken(required = false): Promise<string | undefined> {
     this.#tokens = await this.session.currentToken();
-    if (!this.#tokens && required) {
+    if (!this.#tokens && (required || this.session.renewsWithoutUser())) {
       this.#tokens = await this.session.authorize(undefined, undefined);
       this.#authorized = true;
     }

@@ -65,6 +65,11 @@ export class Session {
     }
   }
 
+  /** True when a new token needs no user (client credentials, enterprise-managed) and discovery is known. */
+  renewsWithoutUser(): boolean {
+    return this.#o.grant !== "authorization_code" && this.#discovery !== undefined;
+  }
+
   /** Step 9: the refresh token grant, once for every caller that needs it at the same moment. */
   refresh(stale: TokenRecord): Promise<TokenRecord | undefined> {
     return this.#exclusive(stale, async () => {
