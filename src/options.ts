@@ -202,6 +202,8 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
   const logger = options.logger ?? console;
   const mcpUrl = new URL(String(options.mcpUrl));
   mcpUrl.hash = "";
+  // Before the default store, so that an unreadable key leaves no process-wide store and warning behind.
+  const signingKey = options.privateKey ? loadSigningKey(options.privateKey, options.signingAlgorithm, options.keyId) : undefined;
   const tokenStorage = options.tokenStorage ?? processMemoryStore(logger);
   return {
     mcpUrl,
@@ -213,7 +215,7 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     callbackPort: options.callbackPort,
     clientId: options.clientId,
     clientSecret: options.clientSecret,
-    signingKey: options.privateKey ? loadSigningKey(options.privateKey, options.signingAlgorithm, options.keyId) : undefined,
+    signingKey,
     grant: options.grant ?? "authorization_code",
     identityProvider: options.identityProvider,
     clientMetadataUrl: options.clientMetadataUrl,

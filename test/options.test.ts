@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { OAuth, OAuthError } from "../src/index.js";
@@ -23,6 +24,17 @@ describe("options are checked at construction", () => {
     ["a secret without a client id", { mcpUrl: "http://127.0.0.1:1/mcp", clientSecret: "s" }, "clientSecret"],
     ["a misspelt option", { mcpUrl: "http://127.0.0.1:1/mcp", scope: "read" }, "scope"],
     ["a non-function opener", { mcpUrl: "http://127.0.0.1:1/mcp", openBrowser: "firefox" }, "openBrowser"],
+    ["client credentials without a client id", { mcpUrl: "http://127.0.0.1:1/mcp", grant: "client_credentials" }, "grant"],
+    ["client credentials with an id but no secret or key", { mcpUrl: "http://127.0.0.1:1/mcp", grant: "client_credentials", clientId: "c" }, "grant"],
+    ["an unknown grant", { mcpUrl: "http://127.0.0.1:1/mcp", grant: "password" }, "grant"],
+    ["a secret and a private key together", { mcpUrl: "http://127.0.0.1:1/mcp", clientId: "c", clientSecret: "s", privateKey: "k" }, "privateKey"],
+    ["a signing algorithm without a key", { mcpUrl: "http://127.0.0.1:1/mcp", clientId: "c", signingAlgorithm: "ES256" }, "signingAlgorithm"],
+    ["enterprise-managed without an identity provider", { mcpUrl: "http://127.0.0.1:1/mcp", clientId: "c", grant: "enterprise_managed" }, "identityProvider"],
+    [
+      "an identity provider without the enterprise-managed grant",
+      { mcpUrl: "http://127.0.0.1:1/mcp", clientId: "c", identityProvider: { tokenEndpoint: "https://idp.example.com/token", clientId: "i", idToken: "t" } },
+      "identityProvider",
+    ],
   ];
   for (const [name, options, option] of cases) {
     it(`rejects ${name}, naming the option`, () => {
@@ -36,6 +48,22 @@ describe("options are checked at construction", () => {
     const tokenStorage = new Keyv();
     expect(() => new OAuth({ mcpUrl: new URL("https://mcp.example.com/mcp"), scopes: "read write", tokenStorage })).not.toThrow();
     expect(() => new OAuth({ mcpUrl: "https://mcp.example.com/mcp", scopes: ["read", "write"], tokenStorage })).not.toThrow();
+  });
+
+  it("reads PEM keys at construction and never echoes a bad one", () => {
+    const pem = "-----BEGIN PRIVATE KEY-----\nnot-a-key-SECRETMATERIAL\n-----END PRIVATE KEY-----";
+    const error = optionError({ mcpUrl: "http://127.0.0.1:1/mcp", clientId: "c", privateKey: pem });
+    expect(error.message).toContain("`privateKey`");
+    expect(JSON.stringify({ message: error.message, stack: error.stack, cause: String(error.cause) })).not.toContain("SECRETMATERIAL");
+  });
+
+  it("refuses an algorithm that does not suit the key", () => {
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const base = { mcpUrl: "http://127.0.0.1:1/mcp", clientId: "c", grant: "client_credentials" };
+    expect(optionError({ ...base, privateKey: ec, signingAlgorithm: "RS256" }).message).toContain("`signingAlgorithm`");
+    expect(optionError({ ...base, privateKey: rsa, signingAlgorithm: "ES256" }).message).toContain("`signingAlgorithm`");
+    expect(() => new OAuth({ ...base, grant: "client_credentials", privateKey: rsa, signingAlgorithm: "PS384", tokenStorage: new Keyv() })).not.toThrow();
   });
 
   it("warns once that the default store is in memory", () => {

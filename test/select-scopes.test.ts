@@ -12,6 +12,7 @@ describe("scope selection (MCP 2025-11-25, SEP-835, SEP-2207)", () => {
     ["no scope parameter with none of them", {}, undefined],
     ["offline_access when the authorization server lists it", { resourceScopes: ["mcp:basic"], serverScopes: ["mcp:basic", "offline_access"] }, "mcp:basic offline_access"],
     ["no offline_access when it does not", { resourceScopes: ["mcp:basic"], serverScopes: ["mcp:basic", "mcp:read"] }, "mcp:basic"],
+    ["no offline_access for a grant without refresh tokens", { resourceScopes: ["mcp:basic"], serverScopes: ["offline_access"], refreshable: false }, "mcp:basic"],
     ["the union with earlier requests on a step-up", { challenged: "mcp:basic mcp:write", previous: ["mcp:basic", "mcp:basic mcp:read"] }, "mcp:basic mcp:read mcp:write"],
   ];
   for (const [name, inputs, expected] of cases) {
