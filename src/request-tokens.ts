@@ -7,16 +7,20 @@ import {
   processGenericTokenEndpointResponse,
   processRefreshTokenResponse,
   refreshTokenGrantRequest,
+  type AuthorizationServer,
+  type Client,
+  type ClientAuth,
   type TokenEndpointResponse,
 } from "oauth4webapi";
 import type { FetchLike } from "./back-channel.js";
 import { clientAuthentication, type SigningKey } from "./client-authentication.js";
+import type { OAuthErrorCode } from "./errors.js";
 import { toOAuthError } from "./map-error.js";
 import { asAuthorizationServer, asClient, httpOptions } from "./oauth4webapi-options.js";
 import type { AuthorizationServerMetadata, ClientRecord, TokenRecord } from "./token-store.js";
 
 /** RFC 6749 §4.1.3 with PKCE and the RFC 8707 `resource`, at the token endpoint of the server that issued the code. */
-export async function exchangeCode(
+export function exchangeCode(
   as: AuthorizationServerMetadata,
   client: TokenClient,
   callbackParameters: URLSearchParams,
@@ -25,57 +29,36 @@ export async function exchangeCode(
   resource: string,
   fetch: FetchLike,
 ): Promise<TokenEndpointResponse> {
-  const server = asAuthorizationServer(as);
-  try {
-    const response = await authorizationCodeGrantRequest(server, asClient(client.record), authOf(client), callbackParameters, redirectUri, codeVerifier, {
-      additionalParameters: { resource },
-      ...httpOptions(as.token_endpoint ?? "", fetch),
-    });
-    return await processAuthorizationCodeResponse(server, asClient(client.record), response);
-  } catch (error) {
-    throw toOAuthError(error, "token_exchange_failed", `exchanging the authorization code at ${as.token_endpoint}`);
-  }
+  return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "exchanging the authorization code", {
+    send: (server, c, auth, http) => authorizationCodeGrantRequest(server, c, auth, callbackParameters, redirectUri, codeVerifier, { additionalParameters: { resource }, ...http }),
+    process: processAuthorizationCodeResponse,
+  });
 }
 
 /** The refresh_token grant, with `resource` so the new access token keeps its audience. */
-export async function refreshTokens(
-  as: AuthorizationServerMetadata,
-  client: TokenClient,
-  refreshToken: string,
-  resource: string,
-  fetch: FetchLike,
-): Promise<TokenEndpointResponse> {
-  const server = asAuthorizationServer(as);
-  try {
-    const response = await refreshTokenGrantRequest(server, asClient(client.record), authOf(client), refreshToken, {
-      additionalParameters: { resource },
-      ...httpOptions(as.token_endpoint ?? "", fetch),
-    });
-    return await processRefreshTokenResponse(server, asClient(client.record), response);
-  } catch (error) {
-    throw toOAuthError(error, "refresh_failed", `refreshing the access token at ${as.token_endpoint}`);
-  }
+export function refreshTokens(as: AuthorizationServerMetadata, client: TokenClient, refreshToken: string, resource: string, fetch: FetchLike): Promise<TokenEndpointResponse> {
+  return atTokenEndpoint(as, client, fetch, "refresh_failed", "refreshing the access token", {
+    send: (server, c, auth, http) => refreshTokenGrantRequest(server, c, auth, refreshToken, { additionalParameters: { resource }, ...http }),
+    process: processRefreshTokenResponse,
+  });
 }
 
 /** RFC 6749 §4.4, for machine-to-machine clients: no user, no browser, no refresh token. */
-export async function requestClientCredentials(
+export function requestClientCredentials(
   as: AuthorizationServerMetadata,
   client: TokenClient,
   scope: string | undefined,
   resource: string,
   fetch: FetchLike,
 ): Promise<TokenEndpointResponse> {
-  const server = asAuthorizationServer(as);
-  try {
-    const response = await clientCredentialsGrantRequest(server, asClient(client.record), authOf(client), withScope({ resource }, scope), httpOptions(as.token_endpoint ?? "", fetch));
-    return await processClientCredentialsResponse(server, asClient(client.record), response);
-  } catch (error) {
-    throw toOAuthError(error, "token_exchange_failed", `requesting a client_credentials token at ${as.token_endpoint}`);
-  }
+  return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "requesting a client_credentials token", {
+    send: (server, c, auth, http) => clientCredentialsGrantRequest(server, c, auth, withScope({ resource }, scope), http),
+    process: processClientCredentialsResponse,
+  });
 }
 
 /** RFC 7523 §2.1: an assertion (for SEP-990, an identity assertion grant) traded for an access token. */
-export async function requestWithJwtBearer(
+export function requestWithJwtBearer(
   as: AuthorizationServerMetadata,
   client: TokenClient,
   assertion: string,
@@ -83,14 +66,10 @@ export async function requestWithJwtBearer(
   resource: string,
   fetch: FetchLike,
 ): Promise<TokenEndpointResponse> {
-  const server = asAuthorizationServer(as);
-  try {
-    const parameters = withScope({ assertion, resource }, scope);
-    const response = await genericTokenEndpointRequest(server, asClient(client.record), authOf(client), jwtBearerGrant, parameters, httpOptions(as.token_endpoint ?? "", fetch));
-    return await processGenericTokenEndpointResponse(server, asClient(client.record), response);
-  } catch (error) {
-    throw toOAuthError(error, "token_exchange_failed", `presenting the identity assertion at ${as.token_endpoint}`);
-  }
+  return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "presenting the identity assertion", {
+    send: (server, c, auth, http) => genericTokenEndpointRequest(server, c, auth, jwtBearerGrant, withScope({ assertion, resource }, scope), http),
+    process: processGenericTokenEndpointResponse,
+  });
 }
 
 const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -101,8 +80,21 @@ export interface TokenClient {
   signingKey?: SigningKey | undefined;
 }
 
-function authOf(client: TokenClient) {
-  return clientAuthentication(client.record, client.signingKey);
+interface Grant {
+  send: (server: AuthorizationServer, client: Client, auth: ClientAuth, http: ReturnType<typeof httpOptions>) => Promise<Response>;
+  process: (server: AuthorizationServer, client: Client, response: Response) => Promise<TokenEndpointResponse>;
+}
+
+/** One token endpoint round trip through oauth4webapi, its failures mapped to `code`. */
+async function atTokenEndpoint(as: AuthorizationServerMetadata, client: TokenClient, fetch: FetchLike, code: OAuthErrorCode, step: string, grant: Grant): Promise<TokenEndpointResponse> {
+  const server = asAuthorizationServer(as);
+  try {
+    const auth = clientAuthentication(client.record, client.signingKey);
+    const response = await grant.send(server, asClient(client.record), auth, httpOptions(as.token_endpoint ?? "", fetch));
+    return await grant.process(server, asClient(client.record), response);
+  } catch (error) {
+    throw toOAuthError(error, code, `${step} at ${as.token_endpoint}`);
+  }
 }
 
 function withScope(parameters: Record<string, string>, scope: string | undefined): Record<string, string> {
