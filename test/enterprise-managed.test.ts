@@ -11,10 +11,10 @@ import { asMetadata, startMetadataServer, type Route } from "./support/metadata-
  */
 const cleanup = cleanupAfterEach();
 
-async function enterprise(idpAnswer: Route) {
+async function enterprise(idpAnswer: Route, metadata: (origin: string) => Record<string, unknown> = (origin) => asMetadata(origin)) {
   const server = await startMetadataServer({
     "/.well-known/oauth-protected-resource/mcp": (origin) => ({ body: { resource: `${origin}/mcp`, authorization_servers: [origin] } }),
-    "/.well-known/oauth-authorization-server": (origin) => ({ body: asMetadata(origin, { token_endpoint_auth_methods_supported: ["client_secret_basic"] }) }),
+    "/.well-known/oauth-authorization-server": (origin) => ({ body: { ...metadata(origin), token_endpoint_auth_methods_supported: ["client_secret_basic"] } }),
     "/idp/token": idpAnswer,
   });
   cleanup(server.close);
@@ -49,5 +49,12 @@ describe("enterprise-managed authorization (SEP-990) faults", () => {
     const { server, oauth } = await enterprise({ status: 400, body: { error: "invalid_grant", error_description: "ID token expired" } });
     await expect(oauth.getAccessToken()).rejects.toMatchObject({ code: "token_exchange_failed", oauthError: "invalid_grant", status: 400, transient: false });
     expect(server.requested).not.toContain("/token");
+  });
+
+  it("needs no authorization endpoint and no PKCE at the authorization server: there is no browser step", async () => {
+    const tokenEndpointOnly = (origin: string) => ({ issuer: origin, token_endpoint: `${origin}/token` });
+    const { server, oauth } = await enterprise({ status: 400, body: { error: "invalid_grant" } }, tokenEndpointOnly);
+    await expect(oauth.getAccessToken()).rejects.toMatchObject({ code: "token_exchange_failed", oauthError: "invalid_grant" });
+    expect(server.requested).toContain("/idp/token");
   });
 });
