@@ -149,3 +149,37 @@ export async function oauthError(response: Response): Promise<{ status: number; 
   const body = (await response.json()) as { error: string; error_description: string };
   return { status: response.status, error: body.error, description: body.error_description };
 }
+
+/** The consent page's hidden fields and cookie, as a browser would have them after loading it. */
+export async function loadConsentPage(url: string): Promise<{ page: Response; html: string; request: string; csrf: string; cookie: string }> {
+  const page = await fetch(url, { redirect: "manual" });
+  const html = await page.text();
+  const field = (name: string) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))?.[1] ?? "";
+  const cookie = (page.headers.getSetCookie()[0] ?? "").split(";")[0] ?? "";
+  return { page, html, request: field("request"), csrf: field("csrf"), cookie };
+}
+
+/**
+ * A browser stand-in for the consent flow over plain HTTP: follows /authorize to the consent page,
+ * submits the form with its cookie and CSRF token (`decision`), and delivers the redirect to the client.
+ */
+export function consentingBrowser(decision: "approve" | "deny" = "approve"): { open: (url: string) => Promise<void>; opened: string[]; done: Promise<unknown>[] } {
+  const opened: string[] = [];
+  const done: Promise<unknown>[] = [];
+  const open = async (url: string) => {
+    opened.push(url);
+    const flow = (async () => {
+      const consentUrl = (await fetch(url, { redirect: "manual" })).headers.get("location") ?? "";
+      const consent = await loadConsentPage(consentUrl);
+      const posted = await fetch(new URL("/consent", consentUrl), {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: consent.cookie, origin: new URL(consentUrl).origin },
+        body: new URLSearchParams({ request: consent.request, csrf: consent.csrf, decision }).toString(),
+      });
+      return fetch(posted.headers.get("location") ?? "", { redirect: "follow" });
+    })();
+    done.push(flow.catch(() => undefined));
+  };
+  return { open, opened, done };
+}
