@@ -43,6 +43,8 @@ ${scopes}
 </form>`;
   const redirectTarget = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.origin : redirect.protocol;
   const headers = new Headers(pageHeaders(["'self'", redirectTarget]));
+  // With no-referrer, browsers send `Origin: null` on the form post, and the origin check needs the real one.
+  headers.set("referrer-policy", "same-origin");
   headers.append(
     "set-cookie",
     `${consentCookie}=${view.csrfToken}; Path=${new URL(view.action, "http://x").pathname}; HttpOnly; SameSite=Strict; Max-Age=600${secureCookie ? "; Secure" : ""}`,

@@ -1,6 +1,6 @@
 export { OAuthProvider } from "./oauth-provider.js";
 export { InMemoryOAuthProvider, type InMemoryOAuthProviderOptions } from "./in-memory-provider.js";
-export type { OAuthProviderOptions, ClientRegistrationOptions, RevocationOptions } from "./options.js";
+export type { OAuthProviderOptions, ClientRegistrationOptions, RevocationOptions, ResolvedProviderOptions } from "./options.js";
 export { OAuthServerError } from "./server-errors.js";
 export type { BearerCheck, BearerOptions } from "./require-bearer.js";
 export { hashToken } from "./token-crypto.js";
