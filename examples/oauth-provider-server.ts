@@ -15,7 +15,10 @@ import {
   type InMemoryOAuthProviderOptions,
 } from "../src/server/index.js";
 
-export type OAuthProviderServerOptions = Omit<InMemoryOAuthProviderOptions, "baseUrl">;
+export interface OAuthProviderServerOptions extends Omit<InMemoryOAuthProviderOptions, "baseUrl"> {
+  /** Builds the provider from the options (baseUrl included), e.g. a `KeyvOAuthProvider`. Default: `InMemoryOAuthProvider`. */
+  createProvider?: (options: InMemoryOAuthProviderOptions) => InMemoryOAuthProvider;
+}
 
 /** One HTTP request as it reached the server. */
 export interface RecordedRequest {
@@ -48,7 +51,8 @@ export async function startOAuthProviderServer(options: OAuthProviderServerOptio
     httpServer.listen(0, "127.0.0.1", () => resolve());
   });
   const origin = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-  const provider = new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin });
+  const { createProvider = (o: InMemoryOAuthProviderOptions) => new InMemoryOAuthProvider(o), ...providerOptions } = options;
+  const provider = createProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...providerOptions, baseUrl: origin });
   const oauthRoutes = toNodeListener(async (request) => {
     requests.push(await record(request));
     return provider.handle(request);
