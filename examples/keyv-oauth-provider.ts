@@ -11,7 +11,7 @@
  *   const redis = createClient({ url: "redis://127.0.0.1:6379" }); await redis.connect();
  *   const provider = new KeyvOAuthProvider({ baseUrl, keyv: new Keyv({ store: new KeyvRedis(redis) }), atomic: redisAtomicStore(redis) });
  */
-import Keyv from "keyv";
+import type Keyv from "keyv";
 import {
   InMemoryOAuthProvider,
   hashToken,
