@@ -5,8 +5,6 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import * as z from "zod";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
   InMemoryOAuthProvider,
@@ -14,6 +12,7 @@ import {
   toNodeListener,
   type InMemoryOAuthProviderOptions,
 } from "../src/server/index.js";
+import { createMcpServer } from "./mcp-tools.js";
 
 export interface OAuthProviderServerOptions extends Omit<InMemoryOAuthProviderOptions, "baseUrl"> {
   /** Builds the provider from the options (baseUrl included), e.g. a `KeyvOAuthProvider`. Default: `InMemoryOAuthProvider`. */
@@ -84,18 +83,6 @@ export async function startOAuthProviderServer(options: OAuthProviderServerOptio
         httpServer.closeAllConnections();
       })),
   };
-}
-
-function createMcpServer(): McpServer {
-  const server = new McpServer({ name: "mcp-oauth-provider-example", version: "1.0.0" });
-  server.registerTool("add", { description: "Add two numbers", inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({
-    content: [{ type: "text", text: String(a + b) }],
-  }));
-  // Shows that the guard's AuthInfo reaches tools: who called, through which client, with which scopes.
-  server.registerTool("whoami", { description: "The caller, as the bearer token says" }, async (extra) => ({
-    content: [{ type: "text", text: JSON.stringify({ subject: extra.authInfo?.extra?.subject, clientId: extra.authInfo?.clientId, scopes: extra.authInfo?.scopes }) }],
-  }));
-  return server;
 }
 
 /** Stateless Streamable HTTP: a fresh server and transport per request, as in the SDK's stateless example. */

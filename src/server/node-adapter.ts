@@ -67,11 +67,11 @@ export function nodeMiddleware(provider: OAuthProvider): (req: IncomingMessage, 
 export function nodeRequireBearer(
   provider: OAuthProvider,
   options?: BearerOptions,
-): (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse, next: NextFunction) => void {
+): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
   return (req, res, next) => {
     provider.checkAuthorization(req.headers.authorization, options).then((check) => {
       if (check.response) return sendWebResponse(res, check.response);
-      req.auth = check.auth;
+      (req as IncomingMessage & { auth?: AuthInfo }).auth = check.auth;
       next();
     }, next);
   };

@@ -1,0 +1,57 @@
+/**
+ * Our `OAuthProvider` mounted in Express 5, guarding an MCP SDK server at /mcp.
+ *
+ *   npx tsx examples/server-express.ts        # then: new Client("http://127.0.0.1:3000/mcp", { auth: "oauth" })
+ */
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import express from "express";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { InMemoryOAuthProvider, nodeMiddleware, nodeRequireBearer, type InMemoryOAuthProviderOptions } from "../src/server/index.js";
+import { createMcpServer } from "./mcp-tools.js";
+
+export function createExpressApp(provider: InMemoryOAuthProvider): express.Express {
+  const app = express();
+  // Metadata, /authorize, /token, /register, /revoke and the consent page. Mount it before any body
+  // parser (it reads the bodies itself; it copes with a parsed body too).
+  app.use(nodeMiddleware(provider));
+  // The guard sets req.auth, which the SDK transport hands to tools as `authInfo`.
+  app.post("/mcp", nodeRequireBearer(provider), express.json(), async (req, res) => {
+    const server = createMcpServer();
+    const transport = new StreamableHTTPServerTransport({});
+    res.on("close", () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  });
+  return app;
+}
+
+/** Listens on 127.0.0.1:`port` (0: any free port); the provider's URLs follow the port. */
+export async function startExpressExample(port = 0, options: Omit<InMemoryOAuthProviderOptions, "baseUrl"> = {}) {
+  let app: express.Express | undefined;
+  const server = await new Promise<import("node:http").Server>((resolve) => {
+    const listening = express()
+      .use((req, res, next) => (app ? app(req, res, next) : next()))
+      .listen(port, "127.0.0.1", () => resolve(listening));
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin });
+  app = createExpressApp(provider);
+  return {
+    origin,
+    mcpUrl: `${origin}/mcp`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { mcpUrl } = await startExpressExample(Number(process.env.PORT ?? 3000));
+  console.log(`MCP server with its own OAuth on ${mcpUrl} (Express)`);
+}
