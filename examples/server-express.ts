@@ -3,6 +3,7 @@
  *
  *   npx tsx examples/server-express.ts        # then: new Client("http://127.0.0.1:3000/mcp", { auth: "oauth" })
  */
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import express from "express";
@@ -29,17 +30,13 @@ export function createExpressApp(provider: InMemoryOAuthProvider): express.Expre
   return app;
 }
 
-/** Listens on 127.0.0.1:`port` (0: any free port); the provider's URLs follow the port. */
+/** Listens on 127.0.0.1:`port` (0: any free port) first, since the provider's URLs follow the port. */
 export async function startExpressExample(port = 0, options: Omit<InMemoryOAuthProviderOptions, "baseUrl"> = {}) {
-  let app: express.Express | undefined;
-  const server = await new Promise<import("node:http").Server>((resolve) => {
-    const listening = express()
-      .use((req, res, next) => (app ? app(req, res, next) : next()))
-      .listen(port, "127.0.0.1", () => resolve(listening));
-  });
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin });
-  app = createExpressApp(provider);
+  server.on("request", createExpressApp(provider));
   return {
     origin,
     mcpUrl: `${origin}/mcp`,

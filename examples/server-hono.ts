@@ -4,9 +4,10 @@
  *
  *   npx tsx examples/server-hono.ts           # then: new Client("http://127.0.0.1:3000/mcp", { auth: "oauth" })
  */
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
-import { serve } from "@hono/node-server";
+import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { InMemoryOAuthProvider, type InMemoryOAuthProviderOptions } from "../src/server/index.js";
@@ -27,18 +28,28 @@ export function createHonoApp(provider: InMemoryOAuthProvider): Hono {
   return app;
 }
 
+/** Listens on 127.0.0.1:`port` (0: any free port) first, since the provider's URLs follow the port. */
 export async function startHonoExample(port = 0, options: Omit<InMemoryOAuthProviderOptions, "baseUrl"> = {}) {
-  let app: Hono | undefined;
-  const { server, info } = await new Promise<{ server: ReturnType<typeof serve>; info: AddressInfo }>((resolve) => {
-    const server = serve({ fetch: (request) => app?.fetch(request) ?? new Response(null, { status: 503 }), port, hostname: "127.0.0.1" }, (info) => resolve({ server, info }));
-  });
-  const origin = `http://127.0.0.1:${info.port}`;
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin });
-  app = createHonoApp(provider);
-  return { origin, mcpUrl: `${origin}/mcp`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  server.on("request", getRequestListener(createHonoApp(provider).fetch));
+  return {
+    origin,
+    mcpUrl: `${origin}/mcp`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { mcpUrl } = await startHonoExample(Number(process.env.PORT ?? 3000));
-  console.log(`MCP server with its own OAuth on ${mcpUrl} (Hono)`);
+  // With a fixed port the URLs are known up front, and Hono's own `serve` does the listening.
+  const port = Number(process.env.PORT ?? 3000);
+  const provider = new InMemoryOAuthProvider({ baseUrl: `http://127.0.0.1:${port}`, clientRegistration: { enabled: true }, revocation: { enabled: true } });
+  serve({ fetch: createHonoApp(provider).fetch, port, hostname: "127.0.0.1" });
+  console.log(`MCP server with its own OAuth on ${provider.resource} (Hono)`);
 }

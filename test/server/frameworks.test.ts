@@ -38,13 +38,13 @@ describe("mounted in frameworks (examples/server-express.ts, examples/server-hon
   }
 
   it("the node middleware reads a body an Express body parser has already consumed", async () => {
-    let provider: InMemoryOAuthProvider | undefined;
+    const holder: { provider?: InMemoryOAuthProvider } = {};
     const app = express();
     app.use(express.urlencoded({ extended: false }), express.json());
-    app.use((req, res, next) => nodeMiddleware(provider!)(req, res, next));
+    app.use((req, res, next) => nodeMiddleware(holder.provider!)(req, res, next));
     const server = await listenLocal(app);
     closeLater(server.close);
-    provider = new InMemoryOAuthProvider({ baseUrl: server.origin, autoApprove: true, clientRegistration: { enabled: true } });
+    holder.provider = new InMemoryOAuthProvider({ baseUrl: server.origin, autoApprove: true, clientRegistration: { enabled: true } });
 
     const registered = await fetch(`${server.origin}/register`, {
       method: "POST",
