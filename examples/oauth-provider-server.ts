@@ -3,16 +3,14 @@
  * endpoints and guards `/mcp`, where the MCP SDK's `McpServer` answers, all on plain `node:http`.
  * The demo and the server tests run it on 127.0.0.1 with an OS-picked port.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
   InMemoryOAuthProvider,
   nodeRequireBearer,
   toNodeListener,
   type InMemoryOAuthProviderOptions,
 } from "../src/server/index.js";
-import { createMcpServer } from "./mcp-tools.js";
+import { listenThenMount } from "./listen-then-mount.js";
+import { handleMcpRequest } from "./mcp-tools.js";
 
 export interface OAuthProviderServerOptions extends Omit<InMemoryOAuthProviderOptions, "baseUrl"> {
   /** Builds the provider from the options (baseUrl included), e.g. a `KeyvOAuthProvider`. Default: `InMemoryOAuthProvider`. */
@@ -42,64 +40,34 @@ export interface OAuthProviderServer {
 
 export async function startOAuthProviderServer(options: OAuthProviderServerOptions = {}): Promise<OAuthProviderServer> {
   const requests: RecordedRequest[] = [];
-  let route: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => void res.writeHead(503).end();
-  const httpServer = createServer((req, res) => route(req, res));
-  // Listen first: the issuer and every URL in the metadata depend on the OS-picked port.
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(0, "127.0.0.1", () => resolve());
-  });
-  const origin = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const { createProvider = (o: InMemoryOAuthProviderOptions) => new InMemoryOAuthProvider(o), ...providerOptions } = options;
-  const provider = createProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...providerOptions, baseUrl: origin });
-  const oauthRoutes = toNodeListener(async (request) => {
-    requests.push(await record(request));
-    return provider.handle(request);
-  });
-  const guard = nodeRequireBearer(provider);
-
-  route = (req, res) => {
-    const url = new URL(req.url ?? "/", origin);
-    if (provider.matches(url)) return oauthRoutes(req, res);
-    requests.push({ method: req.method ?? "GET", path: url.pathname, query: Object.fromEntries(url.searchParams), form: {}, authorization: req.headers.authorization });
-    if (url.pathname !== "/mcp") return void res.writeHead(404).end();
-    guard(req, res, (error) => {
-      if (error) return void res.writeHead(500).end();
-      void handleMcp(req, res);
+  let provider: InMemoryOAuthProvider | undefined;
+  const listening = await listenThenMount(0, (origin) => {
+    const mounted = createProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...providerOptions, baseUrl: origin });
+    provider = mounted;
+    const oauthRoutes = toNodeListener(async (request) => {
+      requests.push(await record(request));
+      return mounted.handle(request);
     });
-  };
-
-  let closing: Promise<void> | undefined;
+    const guard = nodeRequireBearer(mounted);
+    return (req, res) => {
+      const url = new URL(req.url ?? "/", origin);
+      if (mounted.matches(url)) return oauthRoutes(req, res);
+      requests.push({ method: req.method ?? "GET", path: url.pathname, query: Object.fromEntries(url.searchParams), form: {}, authorization: req.headers.authorization });
+      if (url.pathname !== "/mcp") return void res.writeHead(404).end();
+      guard(req, res, (error) => {
+        if (error) return void res.writeHead(500).end();
+        void handleMcpRequest(req, res);
+      });
+    };
+  });
   return {
-    mcpUrl: `${origin}/mcp`,
-    origin,
-    issuer: provider.issuer,
-    provider,
+    ...listening,
+    issuer: provider!.issuer,
+    provider: provider!,
     requests,
     count: (match) => requests.filter(typeof match === "string" ? (r) => r.path === match : match).length,
-    close: () =>
-      (closing ??= new Promise<void>((resolve, reject) => {
-        httpServer.close((error) => (error ? reject(error) : resolve()));
-        httpServer.closeAllConnections();
-      })),
   };
-}
-
-/** Stateless Streamable HTTP: a fresh server and transport per request, as in the SDK's stateless example. */
-async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== "POST") return void res.writeHead(405, { allow: "POST" }).end();
-  const server = createMcpServer();
-  const transport = new StreamableHTTPServerTransport({});
-  res.on("close", () => {
-    void transport.close();
-    void server.close();
-  });
-  try {
-    await server.connect(transport);
-    await transport.handleRequest(req, res);
-  } catch {
-    if (!res.headersSent) res.writeHead(500).end();
-  }
 }
 
 async function record(request: Request): Promise<RecordedRequest> {

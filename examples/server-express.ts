@@ -3,13 +3,11 @@
  *
  *   npx tsx examples/server-express.ts        # then: new Client("http://127.0.0.1:3000/mcp", { auth: "oauth" })
  */
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import express from "express";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { InMemoryOAuthProvider, nodeMiddleware, nodeRequireBearer, type InMemoryOAuthProviderOptions } from "../src/server/index.js";
-import { createMcpServer } from "./mcp-tools.js";
+import { listenThenMount, type Listening } from "./listen-then-mount.js";
+import { handleMcpRequest } from "./mcp-tools.js";
 
 export function createExpressApp(provider: InMemoryOAuthProvider): express.Express {
   const app = express();
@@ -17,35 +15,15 @@ export function createExpressApp(provider: InMemoryOAuthProvider): express.Expre
   // parser (it reads the bodies itself; it copes with a parsed body too).
   app.use(nodeMiddleware(provider));
   // The guard sets req.auth, which the SDK transport hands to tools as `authInfo`.
-  app.post("/mcp", nodeRequireBearer(provider), express.json(), async (req, res) => {
-    const server = createMcpServer();
-    const transport = new StreamableHTTPServerTransport({});
-    res.on("close", () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
-  });
+  app.post("/mcp", nodeRequireBearer(provider), express.json(), (req, res) => handleMcpRequest(req, res, req.body));
   return app;
 }
 
-/** Listens on 127.0.0.1:`port` (0: any free port) first, since the provider's URLs follow the port. */
-export async function startExpressExample(port = 0, options: Omit<InMemoryOAuthProviderOptions, "baseUrl"> = {}) {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const provider = new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin });
-  server.on("request", createExpressApp(provider));
-  return {
-    origin,
-    mcpUrl: `${origin}/mcp`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+/** Listens on 127.0.0.1:`port` (0: any free port); the provider's URLs follow the port. */
+export function startExpressExample(port = 0, options: Omit<InMemoryOAuthProviderOptions, "baseUrl"> = {}): Promise<Listening> {
+  return listenThenMount(port, (origin) =>
+    createExpressApp(new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin })),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -4,13 +4,12 @@
  *
  *   npx tsx examples/server-hono.ts           # then: new Client("http://127.0.0.1:3000/mcp", { auth: "oauth" })
  */
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { InMemoryOAuthProvider, type InMemoryOAuthProviderOptions } from "../src/server/index.js";
+import { listenThenMount, type Listening } from "./listen-then-mount.js";
 import { createMcpServer } from "./mcp-tools.js";
 
 export function createHonoApp(provider: InMemoryOAuthProvider): Hono {
@@ -28,22 +27,11 @@ export function createHonoApp(provider: InMemoryOAuthProvider): Hono {
   return app;
 }
 
-/** Listens on 127.0.0.1:`port` (0: any free port) first, since the provider's URLs follow the port. */
-export async function startHonoExample(port = 0, options: Omit<InMemoryOAuthProviderOptions, "baseUrl"> = {}) {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const provider = new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin });
-  server.on("request", getRequestListener(createHonoApp(provider).fetch));
-  return {
-    origin,
-    mcpUrl: `${origin}/mcp`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+/** Listens on 127.0.0.1:`port` (0: any free port); the provider's URLs follow the port. */
+export function startHonoExample(port = 0, options: Omit<InMemoryOAuthProviderOptions, "baseUrl"> = {}): Promise<Listening> {
+  return listenThenMount(port, (origin) =>
+    getRequestListener(createHonoApp(new InMemoryOAuthProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...options, baseUrl: origin })).fetch),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,4 +1,4 @@
-import { escapeHtml } from "../callback-page.js";
+import { callbackPageHeaders, escapeHtml } from "../callback-page.js";
 
 export { escapeHtml };
 
@@ -8,13 +8,9 @@ export { escapeHtml };
  */
 export function pageHeaders(formAction: readonly string[] = []): Record<string, string> {
   const actions = formAction.length > 0 ? formAction.join(" ") : "'none'";
+  // The client's callback page has the same needs; only the form targets differ.
   return {
-    "content-type": "text/html; charset=utf-8",
-    "cache-control": "no-store",
-    pragma: "no-cache",
-    "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    ...callbackPageHeaders,
     "content-security-policy": `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action ${actions}; frame-ancestors 'none'`,
   };
 }

@@ -1,3 +1,4 @@
+import { readAtMost } from "../back-channel.js";
 import { OAuthServerError, invalidRequest } from "./server-errors.js";
 
 /** RFC 6749 §5.1 and OAuth 2.1 §3.2.3: token-bearing responses must not be cached. */
@@ -25,23 +26,10 @@ export function methodNotAllowed(allow: string): Response {
 
 /** Reads the body as text, refusing bodies over `maxBodyBytes` whatever Content-Length claims. */
 export async function readBody(request: Request): Promise<string> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBodyBytes) throw new OAuthServerError("invalid_request", "request body too large", 413);
+  const tooLarge = () => new OAuthServerError("invalid_request", "request body too large", 413);
+  if (Number(request.headers.get("content-length") ?? "0") > maxBodyBytes) throw tooLarge();
   if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBodyBytes) {
-      await reader.cancel();
-      throw new OAuthServerError("invalid_request", "request body too large", 413);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.from(await readAtMost(request.body, maxBodyBytes, tooLarge)).toString("utf8");
 }
 
 /**

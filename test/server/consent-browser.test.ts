@@ -1,6 +1,6 @@
-import { existsSync } from "node:fs";
 import Keyv from "keyv";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { chromiumAvailable, chromiumPath, launchChromium } from "../support/chromium.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "../../src/client.js";
 import { OAuth } from "../../src/index.js";
@@ -12,22 +12,17 @@ import { closeLater, pkce, serverUnderTest } from "./support.js";
  * The consent page in Debian's Chromium, headless: the user reads it, clicks Approve, and the browser
  * follows the 303 to the client's loopback callback (the CSP's form-action must allow exactly that).
  */
-const executablePath = "/usr/bin/chromium";
-const available = existsSync(executablePath);
 
 let browser: Browser | undefined;
 beforeAll(async () => {
-  if (!available) return;
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  if (!chromiumAvailable) return;
+  browser = await launchChromium();
 });
 afterAll(async () => browser?.close());
 
 const hostileName = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>Evil';
 
-describe.skipIf(!available)(`the consent page in a real browser (${executablePath}${available ? "" : " is not installed: apt-get install -y chromium"})`, () => {
+describe.skipIf(!chromiumAvailable)(`the consent page in a real browser (${chromiumPath}${chromiumAvailable ? "" : " is not installed: apt-get install -y chromium"})`, () => {
   it("our OAuth client logs in through the consent page: Approve, 303, loopback callback", async () => {
     const t = await serverUnderTest({ autoApprove: false });
     const seen: { title: string; clientName: string; host: string; images: number; scripts: number; final: string }[] = [];

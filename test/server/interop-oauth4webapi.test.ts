@@ -9,6 +9,15 @@ import { serverUnderTest } from "./support.js";
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 const REDIRECT_URI = "http://127.0.0.1:9/callback";
 
+/** Sends the user agent to the authorization endpoint (without following the redirect) and returns where it was sent. */
+async function authorize(as: oauth.AuthorizationServer, clientId: string, params: Record<string, string>): Promise<URL> {
+  const url = new URL(as.authorization_endpoint!);
+  url.search = new URLSearchParams({ client_id: clientId, redirect_uri: REDIRECT_URI, response_type: "code", ...params }).toString();
+  const redirect = await fetch(url, { redirect: "manual" });
+  expect(redirect.status).toBe(302);
+  return new URL(redirect.headers.get("location")!);
+}
+
 describe("interop: oauth4webapi as the client", () => {
   it("discovers, registers, authorizes with PKCE, redeems, refreshes, calls the MCP endpoint and revokes", async () => {
     const t = await serverUnderTest();
@@ -27,21 +36,15 @@ describe("interop: oauth4webapi as the client", () => {
 
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
-    const url = new URL(as.authorization_endpoint!);
-    url.search = new URLSearchParams({
-      client_id: client.client_id,
-      redirect_uri: REDIRECT_URI,
-      response_type: "code",
+    const location = await authorize(as, client.client_id, {
       code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
       code_challenge_method: "S256",
       state,
       scope: "mcp:tools",
       resource: t.server.mcpUrl,
-    }).toString();
-    const redirect = await fetch(url, { redirect: "manual" });
-    expect(redirect.status).toBe(302);
+    });
     // Checks iss (RFC 9207) and state, and refuses error responses.
-    const params = oauth.validateAuthResponse(as, client, new URL(redirect.headers.get("location")!), state);
+    const params = oauth.validateAuthResponse(as, client, location, state);
 
     const first = await oauth.processAuthorizationCodeResponse(
       as,
@@ -73,22 +76,12 @@ describe("interop: oauth4webapi as the client", () => {
     const secret = registered.client_secret as string;
 
     const state = oauth.generateRandomState();
-    const denied = new URL(as.authorization_endpoint!);
-    denied.search = new URLSearchParams({ client_id: client.client_id, redirect_uri: REDIRECT_URI, response_type: "code", state, scope: "nope" }).toString();
-    const location = new URL((await fetch(denied, { redirect: "manual" })).headers.get("location")!);
-    expect(() => oauth.validateAuthResponse(as, client, location, state)).toThrow(oauth.AuthorizationResponseError);
+    const denied = await authorize(as, client.client_id, { state, scope: "nope" });
+    expect(() => oauth.validateAuthResponse(as, client, denied, state)).toThrow(oauth.AuthorizationResponseError);
 
     const verifier = oauth.generateRandomCodeVerifier();
-    const ok = new URL(as.authorization_endpoint!);
-    ok.search = new URLSearchParams({
-      client_id: client.client_id,
-      redirect_uri: REDIRECT_URI,
-      response_type: "code",
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      state,
-    }).toString();
-    const params = oauth.validateAuthResponse(as, client, new URL((await fetch(ok, { redirect: "manual" })).headers.get("location")!), state);
+    const approved = await authorize(as, client.client_id, { code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state });
+    const params = oauth.validateAuthResponse(as, client, approved, state);
     const wrongSecret = oauth.authorizationCodeGrantRequest(as, client, oauth.ClientSecretBasic("wrong"), params, REDIRECT_URI, verifier, insecure).then((r) =>
       oauth.processAuthorizationCodeResponse(as, client, r),
     );

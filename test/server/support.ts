@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { startOAuthProviderServer, type OAuthProviderServer, type OAuthProviderServerOptions } from "../../examples/oauth-provider-server.js";
+import { rpc } from "../support/harness.js";
 import { cleanupAfterEach } from "../support/local-server.js";
 
 export const REDIRECT_URI = "http://127.0.0.1:9/callback";
@@ -110,16 +111,8 @@ export async function serverUnderTest(options: OAuthProviderServerOptions = {}):
       return post("/token", { grant_type: "refresh_token", client_id: client.client_id, refresh_token: refreshToken, ...extra });
     },
     mcp(accessToken, headers = {}) {
-      return fetch(server.mcpUrl, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
-          ...headers,
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-      });
+      const init = rpc();
+      return fetch(server.mcpUrl, { ...init, headers: { ...(init.headers as Record<string, string>), ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}), ...headers } });
     },
   };
   return t;
