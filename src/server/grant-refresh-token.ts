@@ -80,8 +80,9 @@ async function replayOrRevoke(
   // "Immediately previous": the successor must itself still be the live token, or this is an older generation.
   const next = inWindow && record.successorId ? await deps.loadRefreshToken(record.successorId) : undefined;
   const sealed = next && next.rotatedAt === undefined && record.successor ? (openForToken(token, record.successor) as Successor | undefined) : undefined;
-  if (sealed && sealed.scope === asked.scope && sealed.resource === asked.resource && sealed.accessExpiresAt > now) {
-    return { ...sealed.body, expires_in: Math.floor((sealed.accessExpiresAt - now) / 1000) };
+  if (sealed && sealed.scope === asked.scope && sealed.resource === asked.resource) {
+    // The same response again; only the access token's remaining lifetime has moved on.
+    return { ...sealed.body, expires_in: Math.max(0, Math.floor((sealed.accessExpiresAt - now) / 1000)) };
   }
   await deps.revokeToken({ type: "grant", grantId: record.grantId, clientId: record.clientId, reason: "refresh_token_reuse" });
   throw invalidGrant("the refresh token was already used; the grant is revoked and the user must authorize again");

@@ -48,7 +48,14 @@ export async function checkBearer(
   if (!match?.[1]) return reject(401, "invalid_token", "malformed Bearer credentials");
   const token = match[1];
 
-  const record = await verifyToken(token);
+  let record: AccessToken | undefined;
+  try {
+    record = await verifyToken(token);
+  } catch (error) {
+    // A store failure is not a bad token: a 401 would send every client through a new authorization.
+    o.onError(error);
+    return { response: new Response(JSON.stringify({ error: "server_error", error_description: "the token could not be checked" }), { status: 500, headers: { "content-type": "application/json", "cache-control": "no-store" } }) };
+  }
   const stale = "the access token is invalid, expired or revoked; authorize again";
   if (!record || record.expiresAt <= o.now()) return reject(401, "invalid_token", stale);
   // RFC 8707 / MCP: a token issued for another resource must not be accepted here (no token passthrough).

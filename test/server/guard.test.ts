@@ -87,3 +87,19 @@ describe("the MCP endpoint guard (S32, S31)", () => {
     expect(text).toContain(JSON.stringify(JSON.stringify({ subject: "user", clientId: client.client_id, scopes: ["mcp:tools"] })).slice(1, -1));
   });
 });
+
+describe("the guard when the token store fails", () => {
+  it("answers 500 server_error, not 401, and reports the error", async () => {
+    const reported: unknown[] = [];
+    class Broken extends InMemoryOAuthProvider {
+      override async verifyToken(): Promise<undefined> {
+        throw new Error("store down");
+      }
+    }
+    const provider = new Broken({ baseUrl: "http://127.0.0.1:1", onError: (error) => reported.push(error) });
+    const check = await provider.checkAuthorization("Bearer some-token");
+    expect(check.response?.status).toBe(500);
+    expect(check.response?.headers.get("www-authenticate")).toBeNull();
+    expect(reported).toEqual([new Error("store down")]);
+  });
+});

@@ -147,3 +147,24 @@ describe("/token: confidential clients", () => {
     expect((await oauthError(await t.redeem(client, login, { client_secret: "guess" }))).error).toBe("invalid_client");
   });
 });
+
+describe("/token when the provider's storage fails", () => {
+  it("answers 500 server_error without internals, and reports the error through onError", async () => {
+    const { InMemoryOAuthProvider } = await import("../../src/server/index.js");
+    const reported: unknown[] = [];
+    class Broken extends InMemoryOAuthProvider {
+      override async getClient(): Promise<undefined> {
+        throw new Error("connection refused: db.internal:5432");
+      }
+    }
+    const provider = new Broken({ baseUrl: "http://127.0.0.1:1", onError: (error) => reported.push(error) });
+    const response = await provider.handle(
+      new Request("http://127.0.0.1:1/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "grant_type=refresh_token&client_id=c&refresh_token=r" }),
+    );
+    expect(response.status).toBe(500);
+    const body = await response.text();
+    expect(JSON.parse(body)).toMatchObject({ error: "server_error" });
+    expect(body).not.toContain("db.internal");
+    expect(reported).toHaveLength(1);
+  });
+});
