@@ -42,7 +42,20 @@ interface PendingConsent {
 const extraShape = {
   autoApprove: z.boolean().optional(),
   authenticateUser: z.custom<(request: Request) => unknown>((value) => typeof value === "function", "expected a function").optional(),
-  clients: z.array(z.looseObject({ client_id: z.string().min(1), redirect_uris: z.array(z.string()).min(1) })).optional(),
+  clients: z
+    .array(
+      z
+        .looseObject({
+          client_id: z.string().min(1),
+          redirect_uris: z.array(z.string()).min(1),
+          token_endpoint_auth_method: z.enum(["none", "client_secret_basic", "client_secret_post"]),
+          grant_types: z.array(z.enum(["authorization_code", "refresh_token"])).min(1),
+          response_types: z.array(z.literal("code")).min(1),
+          client_secret_hash: z.string().optional(),
+        })
+        .refine((c) => c.token_endpoint_auth_method === "none" || c.client_secret_hash, "a confidential client needs client_secret_hash"),
+    )
+    .optional(),
 };
 
 const consentTtlMs = 10 * 60_000;

@@ -168,3 +168,29 @@ describe("/token when the provider's storage fails", () => {
     expect(reported).toHaveLength(1);
   });
 });
+
+describe("pre-registered clients (InMemoryOAuthProvider `clients`)", () => {
+  it("a confidential pre-registered client authenticates with the secret whose hash was configured", async () => {
+    const { hashToken } = await import("../../src/server/index.js");
+    const client = {
+      client_id: "static-client",
+      client_id_issued_at: 0,
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: "client_secret_post" as const,
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      client_secret_hash: hashToken("s3cret"),
+    };
+    const t = await serverUnderTest({ clients: [client] });
+    const login = await t.login({ client_id: "static-client", redirect_uris: [REDIRECT_URI] });
+    const form = { grant_type: "authorization_code", client_id: "static-client", code: login.code, code_verifier: login.verifier, redirect_uri: REDIRECT_URI };
+    expect((await oauthError(await t.post("/token", { ...form, client_secret: "wrong" }))).error).toBe("invalid_client");
+    expect((await t.post("/token", { ...form, client_secret: "s3cret" })).status).toBe(200);
+  });
+
+  it("a pre-registered confidential client without a secret hash is refused at construction", async () => {
+    const { InMemoryOAuthProvider } = await import("../../src/server/index.js");
+    const client = { client_id: "c", client_id_issued_at: 0, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "client_secret_basic" as const, grant_types: ["authorization_code"], response_types: ["code"] };
+    expect(() => new InMemoryOAuthProvider({ baseUrl: "http://127.0.0.1:1", clients: [client] })).toThrow(/`clients.0`/);
+  });
+});
