@@ -95,10 +95,13 @@ function validateAuthorizationRequest(
   if (unknown.length > 0) throw new OAuthServerError("invalid_scope", `unknown scope: ${unknown.join(" ").slice(0, 200)}`);
   const scopes = requested.length > 0 ? requested : parseScope(client.scope).filter((s) => o.scopesSupported.includes(s));
 
+  // Without `resource` the tokens are still bound to the one resource this server protects.
   const resourceParam = params.get("resource");
-  const resource = resourceParam === undefined ? o.resource : canonicalResource(resourceParam);
-  if (resource === undefined) throw new OAuthServerError("invalid_target", "resource must be an absolute URI without a fragment");
-  if (resource !== canonicalResource(o.resource)) throw new OAuthServerError("invalid_target", "this server issues tokens only for its own MCP endpoint");
+  if (resourceParam !== undefined) {
+    const resource = canonicalResource(resourceParam);
+    if (resource === undefined) throw new OAuthServerError("invalid_target", "resource must be an absolute URI without a fragment");
+    if (resource !== canonicalResource(o.resource)) throw new OAuthServerError("invalid_target", "this server issues tokens only for its own MCP endpoint");
+  }
 
   return {
     clientId: client.client_id,

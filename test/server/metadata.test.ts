@@ -134,3 +134,18 @@ describe("options (S3)", () => {
     expect(() => new InMemoryOAuthProvider({ baseUrl: "http://localhost:8080", issuerUrl: "http://[::1]:8080" })).not.toThrow();
   });
 });
+
+describe("an MCP endpoint at the root of its origin", () => {
+  it("binds tokens to the origin, with or without `resource`, and serves the root resource metadata", async () => {
+    const { pkce } = await import("./support.js");
+    const provider = new InMemoryOAuthProvider({ baseUrl: "https://auth.example.com", resourceBaseUrl: "https://mcp.example.com", mcpPath: "/", autoApprove: true, clients: [{ client_id: "c", client_id_issued_at: 0, redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] }] });
+    expect(provider.resource).toBe("https://mcp.example.com/");
+    expect(provider.resourceMetadataUrl).toBe("https://mcp.example.com/.well-known/oauth-protected-resource");
+    for (const resource of [undefined, "https://mcp.example.com", "https://mcp.example.com/"]) {
+      const url = new URL("https://auth.example.com/authorize");
+      url.search = new URLSearchParams({ response_type: "code", client_id: "c", code_challenge: pkce().challenge, code_challenge_method: "S256", ...(resource ? { resource } : {}) }).toString();
+      const location = new URL((await provider.handle(new Request(url))).headers.get("location") ?? "");
+      expect(location.searchParams.get("code")).toBeTruthy();
+    }
+  });
+});
