@@ -1,9 +1,10 @@
 /**
- * `npm run demo`: an MCP server protected by the MCP SDK's own OAuth server, and a client that only says
- * `new Client(url, { auth: "oauth" })`. Everything runs on 127.0.0.1 and finishes in seconds.
- * `npm run demo -- --browser` opens your real browser instead of following the redirect itself.
+ * `npm run demo`: an MCP server that is its own authorization server (our `OAuthProvider`, the in-memory
+ * reference with auto-approval), and a client that only says `new Client(url, { auth: "oauth" })`.
+ * Everything runs on 127.0.0.1 and finishes in seconds. `npm run demo -- --browser` opens your real
+ * browser instead of following the redirect itself, and shows the consent page there.
  */
-import { startSdkAuthServer } from "./sdk-auth-server.js";
+import { startOAuthProviderServer } from "./oauth-provider-server.js";
 import { Client } from "../src/client.js";
 import type { OAuthEvent } from "../src/index.js";
 
@@ -47,8 +48,8 @@ async function followRedirect(url: string): Promise<void> {
   void fetch(url, { redirect: "follow" }).catch((error: unknown) => console.error("  ! the opener failed:", error));
 }
 
-const server = await startSdkAuthServer();
-console.log(`MCP server (SDK McpServer behind mcpAuthRouter) on ${server.mcpUrl}\n`);
+const server = await startOAuthProviderServer({ autoApprove: !useRealBrowser });
+console.log(`MCP server (SDK McpServer behind our OAuthProvider) on ${server.mcpUrl}\n`);
 const oauthOptions = {
   ...(useRealBrowser ? {} : { openBrowser: followRedirect }),
   onEvent: (event: OAuthEvent) => {

@@ -63,7 +63,12 @@ async function readLimited(response: Response, maxBytes: number): Promise<Uint8A
     await response.body.cancel();
     throw tooLarge(response.url, maxBytes);
   }
-  const reader = response.body.getReader();
+  return readAtMost(response.body, maxBytes, () => tooLarge(response.url, maxBytes));
+}
+
+/** Reads a stream to its end, or cancels it and throws `tooLarge()` as soon as it passes `maxBytes`. */
+export async function readAtMost(stream: ReadableStream<Uint8Array>, maxBytes: number, tooLarge: () => Error): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -72,7 +77,7 @@ async function readLimited(response: Response, maxBytes: number): Promise<Uint8A
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();
-      throw tooLarge(response.url, maxBytes);
+      throw tooLarge();
     }
     chunks.push(value);
   }

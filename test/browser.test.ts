@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { chromiumAvailable, chromiumPath, launchChromium } from "./support/chromium.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isOAuthError } from "../src/index.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
@@ -8,17 +8,12 @@ import { harness, rpc, type Harness } from "./support/harness.js";
  * The user's side for real: Debian's Chromium, headless, is the browser the library hands the
  * authorization URL to. It follows the server's redirect to the loopback callback and renders our page.
  */
-const executablePath = "/usr/bin/chromium";
-const available = existsSync(executablePath);
 
 let browser: Browser | undefined;
 let h: Harness | undefined;
 beforeAll(async () => {
-  if (!available) return;
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  if (!chromiumAvailable) return;
+  browser = await launchChromium();
 });
 afterAll(async () => browser?.close());
 afterEach(async () => {
@@ -51,7 +46,7 @@ function chromiumOpener() {
   };
 }
 
-describe.skipIf(!available)(`a real browser (${executablePath}${available ? "" : " is not installed: apt-get install -y chromium"})`, () => {
+describe.skipIf(!chromiumAvailable)(`a real browser (${chromiumPath}${chromiumAvailable ? "" : " is not installed: apt-get install -y chromium"})`, () => {
   it("completes the authorization and shows the success page", async () => {
     const opener = chromiumOpener();
     h = await harness({}, { openBrowser: opener.open });

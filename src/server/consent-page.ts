@@ -1,0 +1,62 @@
+import { isLoopbackHost } from "../back-channel.js";
+import { escapeHtml, page, pageHeaders } from "./html.js";
+
+export interface ConsentView {
+  /** Form target, e.g. `/consent`. */
+  action: string;
+  requestId: string;
+  csrfToken: string;
+  clientId: string;
+  clientName: string | undefined;
+  redirectUri: string;
+  scopes: string[];
+  resource: string;
+  subject: string;
+}
+
+/** The cookie that binds a consent form to the browser that loaded it (double submit, checked server side too). */
+export const consentCookie = "mcp_oauth_consent";
+
+/**
+ * The consent page: who asks (client name, and the host the answer goes to, which a client cannot fake),
+ * for what (scopes, resource), as whom. Everything a client sent is escaped; the page cannot be framed;
+ * the form carries a CSRF token and may post only to this server and redirect only to the client.
+ */
+export function renderConsentPage(view: ConsentView, secureCookie: boolean): Response {
+  const redirect = new URL(view.redirectUri);
+  const host = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.host : redirect.protocol;
+  const local = (redirect.protocol === "http:" && isLoopbackHost(redirect.hostname)) || !redirect.protocol.startsWith("http");
+  const name = view.clientName ? escapeHtml(view.clientName) : `an unnamed application (${escapeHtml(view.clientId)})`;
+  const scopes = view.scopes.length > 0 ? `<ul>${view.scopes.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join("")}</ul>` : "<p>No specific permissions.</p>";
+  const body = `<h1>Authorize ${name}?</h1>
+<p><strong id="client-name">${name}</strong> wants to access <code>${escapeHtml(view.resource)}</code> as <strong>${escapeHtml(view.subject)}</strong>.</p>
+<p>The answer will be sent to <strong id="redirect-host">${escapeHtml(host)}</strong>.${
+    local ? " That is an application on your own computer: approve only if you just started it." : ""
+  }</p>
+<p>It asks for:</p>
+${scopes}
+<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="request" value="${escapeHtml(view.requestId)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+<button type="submit" name="decision" value="approve" id="approve">Approve</button>
+<button type="submit" name="decision" value="deny" id="deny">Deny</button>
+</form>`;
+  const redirectTarget = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.origin : redirect.protocol;
+  const headers = new Headers(pageHeaders(["'self'", redirectTarget]));
+  // With no-referrer, browsers send `Origin: null` on the form post, and the origin check needs the real one.
+  headers.set("referrer-policy", "same-origin");
+  headers.append(
+    "set-cookie",
+    `${consentCookie}=${view.csrfToken}; Path=${new URL(view.action, "http://x").pathname}; HttpOnly; SameSite=Strict; Max-Age=600${secureCookie ? "; Secure" : ""}`,
+  );
+  return new Response(page(`Authorize ${name}?`, body), { status: 200, headers });
+}
+
+/** One cookie's value from a `Cookie` header. */
+export function readCookie(header: string | null, name: string): string | undefined {
+  for (const part of header?.split(";") ?? []) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return rest.join("=");
+  }
+  return undefined;
+}

@@ -1,0 +1,222 @@
+import { z } from "zod";
+import { consentCookie, readCookie, renderConsentPage } from "./consent-page.js";
+import { escapeHtml, page, pageHeaders } from "./html.js";
+import { readForm } from "./http.js";
+import { OAuthProvider } from "./oauth-provider.js";
+import type { OAuthProviderOptions } from "./options.js";
+import { hashToken, randomToken, safeEqual } from "./token-crypto.js";
+import type {
+  AccessToken,
+  AuthorizationCode,
+  AuthorizationRequest,
+  RefreshRotation,
+  RefreshToken,
+  RegisteredClient,
+  Revocation,
+  TokenSet,
+} from "./types.js";
+
+export interface InMemoryOAuthProviderOptions extends OAuthProviderOptions {
+  /**
+   * Approve every authorization request at once, without the consent page. For tests and demos only:
+   * a real server must show first-time clients a consent page (RFC 8252 §8.6). Default `false`.
+   */
+  autoApprove?: boolean;
+  /**
+   * Who the user is, from the request to `/authorize` or the consent page; undefined answers 401. This is
+   * where a real deployment checks its session cookie. Default: everyone is `"user"`.
+   */
+  authenticateUser?: (request: Request) => string | undefined | Promise<string | undefined>;
+  /** Pre-registered clients (secrets as `hashToken(secret)` in `client_secret_hash`). */
+  clients?: RegisteredClient[];
+}
+
+interface PendingConsent {
+  client: RegisteredClient;
+  request: AuthorizationRequest;
+  expiresAt: number;
+  /** Hash of the CSRF token of the page last rendered for this request. */
+  csrfHash?: string;
+}
+
+const extraShape = {
+  autoApprove: z.boolean().optional(),
+  authenticateUser: z.custom<(request: Request) => unknown>((value) => typeof value === "function", "expected a function").optional(),
+  clients: z
+    .array(
+      z
+        .looseObject({
+          client_id: z.string().min(1),
+          redirect_uris: z.array(z.string()).min(1),
+          token_endpoint_auth_method: z.enum(["none", "client_secret_basic", "client_secret_post"]),
+          grant_types: z.array(z.enum(["authorization_code", "refresh_token"])).min(1),
+          response_types: z.array(z.literal("code")).min(1),
+          client_secret_hash: z.string().optional(),
+        })
+        .refine((c) => c.token_endpoint_auth_method === "none" || c.client_secret_hash, "a confidential client needs client_secret_hash"),
+    )
+    .optional(),
+};
+
+const consentTtlMs = 10 * 60_000;
+
+/**
+ * The reference `OAuthProvider`: everything in process memory (lost on restart), a consent page at
+ * `<baseUrl>/consent`, and `autoApprove` for tests. Each method is synchronous inside, which is what
+ * makes its consume and rotate steps atomic; a shared store needs real compare-and-set instead (see
+ * `examples/keyv-oauth-provider.ts`).
+ */
+export class InMemoryOAuthProvider extends OAuthProvider {
+  readonly #clients = new Map<string, RegisteredClient>();
+  readonly #codes = new Map<string, AuthorizationCode>();
+  readonly #accessTokens = new Map<string, AccessToken>();
+  readonly #refreshTokens = new Map<string, RefreshToken>();
+  readonly #pending = new Map<string, PendingConsent>();
+  readonly #autoApprove: boolean;
+  readonly #authenticateUser: (request: Request) => string | undefined | Promise<string | undefined>;
+
+  constructor(options: InMemoryOAuthProviderOptions) {
+    super(options, extraShape);
+    this.#autoApprove = options.autoApprove ?? false;
+    this.#authenticateUser = options.authenticateUser ?? (() => "user");
+    for (const client of options.clients ?? []) this.#clients.set(client.client_id, client);
+    this.addRoute("/consent", "GET, POST", (request) => (request.method === "GET" ? this.#showConsent(request) : this.#decide(request)));
+  }
+
+  async getClient(clientId: string): Promise<RegisteredClient | undefined> {
+    return this.#clients.get(clientId);
+  }
+
+  async registerClient(client: RegisteredClient): Promise<void> {
+    this.#clients.set(client.client_id, client);
+  }
+
+  async authorize(client: RegisteredClient, request: AuthorizationRequest, httpRequest: Request): Promise<string> {
+    if (this.#autoApprove) {
+      const subject = await this.#authenticateUser(httpRequest);
+      if (subject === undefined) return this.deny(request, "access_denied", "the user is not signed in");
+      return this.approve(request, { subject });
+    }
+    this.#sweep();
+    const id = randomToken();
+    this.#pending.set(id, { client, request, expiresAt: this.options.now() + consentTtlMs });
+    return new URL(`${this.options.basePath}/consent?request=${id}`, this.options.baseUrl).href;
+  }
+
+  async saveAuthorizationCode(code: AuthorizationCode): Promise<void> {
+    this.#sweep();
+    this.#codes.set(code.id, code);
+  }
+
+  async loadAuthorizationCode(codeId: string): Promise<AuthorizationCode | undefined> {
+    return this.#codes.get(codeId);
+  }
+
+  async exchangeAuthorizationCode(code: AuthorizationCode, tokens: TokenSet): Promise<boolean> {
+    const stored = this.#codes.get(code.id);
+    if (!stored || stored.consumedAt !== undefined) return false;
+    stored.consumedAt = this.options.now();
+    this.#store(tokens);
+    return true;
+  }
+
+  async loadRefreshToken(tokenId: string): Promise<RefreshToken | undefined> {
+    return this.#refreshTokens.get(tokenId);
+  }
+
+  async exchangeRefreshToken(current: RefreshToken, rotation: RefreshRotation): Promise<boolean> {
+    const stored = this.#refreshTokens.get(current.id);
+    if (!stored || stored.rotatedAt !== undefined) return false;
+    Object.assign(stored, { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId, successor: rotation.successor });
+    this.#store(rotation.tokens);
+    return true;
+  }
+
+  async loadAccessToken(tokenId: string): Promise<AccessToken | undefined> {
+    return this.#accessTokens.get(tokenId);
+  }
+
+  async revokeToken(revocation: Revocation): Promise<void> {
+    if (revocation.type === "access_token") {
+      this.#accessTokens.delete(revocation.token.id);
+      return;
+    }
+    for (const map of [this.#codes, this.#accessTokens, this.#refreshTokens] as Map<string, { grantId: string }>[]) {
+      for (const [id, record] of map) if (record.grantId === revocation.grantId) map.delete(id);
+    }
+  }
+
+  async verifyToken(token: string): Promise<AccessToken | undefined> {
+    return this.loadAccessToken(hashToken(token));
+  }
+
+  #store(tokens: TokenSet): void {
+    this.#accessTokens.set(tokens.accessToken.id, tokens.accessToken);
+    if (tokens.refreshToken) this.#refreshTokens.set(tokens.refreshToken.id, tokens.refreshToken);
+  }
+
+  /** Drops expired records, so memory stays bounded by what is live. */
+  #sweep(): void {
+    const now = this.options.now();
+    for (const [id, code] of this.#codes) if (code.expiresAt <= now) this.#codes.delete(id);
+    for (const [id, token] of this.#accessTokens) if (token.expiresAt <= now) this.#accessTokens.delete(id);
+    for (const [id, token] of this.#refreshTokens) if (token.expiresAt !== undefined && token.expiresAt <= now) this.#refreshTokens.delete(id);
+    for (const [id, pending] of this.#pending) if (pending.expiresAt <= now) this.#pending.delete(id);
+  }
+
+  async #showConsent(request: Request): Promise<Response> {
+    const id = new URL(request.url).searchParams.get("request") ?? "";
+    const pending = this.#pending.get(id);
+    if (!pending || pending.expiresAt <= this.options.now()) return message(400, "This authorization request is unknown or has expired. Start again from the application.");
+    const subject = await this.#authenticateUser(request);
+    if (subject === undefined) return message(401, "Sign in first, then start again from the application.");
+    const csrfToken = randomToken();
+    pending.csrfHash = hashToken(csrfToken);
+    const { client, request: authorization } = pending;
+    return renderConsentPage(
+      {
+        action: `${this.options.basePath}/consent`,
+        requestId: id,
+        csrfToken,
+        clientId: client.client_id,
+        clientName: client.client_name,
+        redirectUri: authorization.redirectUri,
+        scopes: authorization.scopes,
+        resource: authorization.resource,
+        subject,
+      },
+      this.options.baseUrl.protocol === "https:",
+    );
+  }
+
+  async #decide(request: Request): Promise<Response> {
+    // A cross-site post is refused outright; SameSite=Strict already keeps the cookie off it.
+    const origin = request.headers.get("origin");
+    if (origin !== null && origin !== this.options.baseUrl.origin) return message(403, "This form can only be submitted from this site.");
+    let form: Map<string, string>;
+    try {
+      form = await readForm(request);
+    } catch {
+      return message(400, "The form could not be read.");
+    }
+    const id = form.get("request") ?? "";
+    const pending = this.#pending.get(id);
+    const csrf = form.get("csrf") ?? "";
+    const cookie = readCookie(request.headers.get("cookie"), consentCookie) ?? "";
+    if (!pending?.csrfHash || !safeEqual(csrf, cookie) || !safeEqual(hashToken(csrf), pending.csrfHash)) {
+      return message(403, "This consent form is not valid any more. Start again from the application.");
+    }
+    // Single use: a second post of the same form does nothing.
+    this.#pending.delete(id);
+    if (pending.expiresAt <= this.options.now()) return message(400, "This authorization request has expired. Start again from the application.");
+    const subject = await this.#authenticateUser(request);
+    if (subject === undefined) return message(401, "Sign in first, then start again from the application.");
+    const location = form.get("decision") === "approve" ? await this.approve(pending.request, { subject }) : this.deny(pending.request);
+    // 303: the browser must GET the client's redirect URI, not re-post this form to it (RFC 9700 §4.12).
+    return new Response(null, { status: 303, headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" } });
+  }
+}
+
+function message(status: number, text: string): Response {
+  return new Response(page("Authorization", `<h1 class="err">Authorization</h1><p>${escapeHtml(text)}</p>`), { status, headers: pageHeaders() });
+}

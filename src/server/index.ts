@@ -1,0 +1,22 @@
+export { OAuthProvider } from "./oauth-provider.js";
+export { InMemoryOAuthProvider, type InMemoryOAuthProviderOptions } from "./in-memory-provider.js";
+export type { OAuthProviderOptions, ClientRegistrationOptions, RevocationOptions, ResolvedProviderOptions } from "./options.js";
+export { OAuthServerError } from "./server-errors.js";
+export type { BearerCheck, BearerOptions } from "./require-bearer.js";
+export { hashToken } from "./token-crypto.js";
+export { toNodeListener, nodeMiddleware, nodeRequireBearer, toWebRequest, sendWebResponse } from "./node-adapter.js";
+export type {
+  AccessToken,
+  Approval,
+  AuthInfo,
+  AuthorizationCode,
+  AuthorizationRequest,
+  ClientAuthMethod,
+  ClientMetadata,
+  GrantBinding,
+  RefreshRotation,
+  RefreshToken,
+  RegisteredClient,
+  Revocation,
+  TokenSet,
+} from "./types.js";

@@ -1,0 +1,174 @@
+import { z } from "zod";
+import { isLoopbackHost } from "../back-channel.js";
+import { OAuthError } from "../errors.js";
+import type { RegisteredClient } from "./types.js";
+
+/** Dynamic client registration (RFC 7591) at `/register`. */
+export interface ClientRegistrationOptions {
+  /** Serve `/register`. Default `false` (as FastMCP): clients must then be known to `getClient`. */
+  enabled?: boolean;
+  /** Scopes a client may register and request. Default: `requiredScopes`. Also advertised as `scopes_supported`. */
+  validScopes?: string[];
+  /** Scopes a client gets when it registers without `scope`. Default: `validScopes`' value, else none. */
+  defaultScopes?: string[];
+  /** Lifetime of issued client secrets, in seconds. Default: secrets do not expire. */
+  clientSecretExpirySeconds?: number;
+  /**
+   * Policy hook, called with the validated metadata before a client is stored: rate limits, an initial
+   * access token, an allow-list. Return `false` to refuse (403 `access_denied`), or throw an `OAuthServerError`.
+   */
+  allow?: (metadata: Omit<RegisteredClient, "client_id" | "client_id_issued_at">, request: Request) => boolean | Promise<boolean>;
+}
+
+/** Token revocation (RFC 7009) at `/revoke`. */
+export interface RevocationOptions {
+  /** Serve `/revoke`. Default `false` (as FastMCP). */
+  enabled?: boolean;
+}
+
+/** Options of an `OAuthProvider`. Only `baseUrl` is required. */
+export interface OAuthProviderOptions {
+  /** Where the authorization server endpoints are served: `<baseUrl>/authorize`, `/token`, `/register`, `/revoke`. `https:`, or `http:` on a loopback host. */
+  baseUrl: string | URL;
+  /** The issuer identifier (RFC 8414), served in metadata and in `iss`. Default: `baseUrl`. A trailing slash is dropped. */
+  issuerUrl?: string | URL;
+  /** Base URL of the MCP server (the protected resource). Default: `baseUrl`. */
+  resourceBaseUrl?: string | URL;
+  /** Path of the MCP endpoint under `resourceBaseUrl`; the resource is `resourceBaseUrl + mcpPath`. Default `"/mcp"`. */
+  mcpPath?: string;
+  /** Human-readable documentation, advertised as `service_documentation` and `resource_documentation`. */
+  serviceDocumentationUrl?: string | URL;
+  clientRegistration?: ClientRegistrationOptions;
+  revocation?: RevocationOptions;
+  /** Scopes every MCP request must carry (else 403 `insufficient_scope`); also named in the 401 challenge. Default none. */
+  requiredScopes?: string[];
+  /** Access token lifetime in seconds. Default 3600. */
+  accessTokenTtlSeconds?: number;
+  /** Refresh token lifetime in seconds (each rotation starts a new one). Default 2592000 (30 days). */
+  refreshTokenTtlSeconds?: number;
+  /** Authorization code lifetime in seconds, at most 600. Default 300. */
+  authorizationCodeTtlSeconds?: number;
+  /**
+   * How long after a rotation the immediately previous refresh token still answers with the same
+   * successor, so a client whose response was lost can retry. Older tokens, or this one later, revoke the
+   * whole grant. 0 disables. Default 30, at most 300.
+   */
+  refreshTokenGraceSeconds?: number;
+  /** Clock in milliseconds since the epoch. Default `Date.now`. Tests inject one. */
+  now?: () => number;
+  /**
+   * Receives errors a subclass method threw that are not `OAuthServerError`s; the client only sees a
+   * generic `server_error`. Default: `console.error`.
+   */
+  onError?: (error: unknown) => void;
+}
+
+export interface ResolvedProviderOptions {
+  baseUrl: URL;
+  /** `baseUrl`'s path without a trailing slash ("" at the root): the prefix of every endpoint path. */
+  basePath: string;
+  issuer: string;
+  resource: string;
+  resourceMetadataUrl: string;
+  serviceDocumentationUrl: string | undefined;
+  registration: { enabled: boolean; validScopes: string[]; defaultScopes: string[]; clientSecretExpirySeconds: number | undefined; allow: ClientRegistrationOptions["allow"] };
+  revocationEnabled: boolean;
+  requiredScopes: string[];
+  /** What `scopes_supported` advertises, and what an authorization request may ask for. */
+  scopesSupported: string[];
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  codeTtlMs: number;
+  refreshGraceMs: number;
+  now: () => number;
+  onError: (error: unknown) => void;
+}
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "not a valid scope token");
+const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", "expected a function");
+const secureUrl = z.union([z.string(), z.instanceof(URL)]).refine((value) => {
+  const url = URL.canParse(String(value)) ? new URL(String(value)) : undefined;
+  if (!url || url.hash || url.search || url.username || url.password) return false;
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+}, "expected an https: URL (http: only on a loopback host) without query, fragment or credentials");
+
+export const providerOptionsShape = {
+  baseUrl: secureUrl,
+  issuerUrl: secureUrl.optional(),
+  resourceBaseUrl: secureUrl.optional(),
+  mcpPath: z.string().regex(/^\/[^?#\s]*$/, "expected a path starting with /").optional(),
+  serviceDocumentationUrl: z.union([z.url(), z.instanceof(URL)]).optional(),
+  clientRegistration: z
+    .object({
+      enabled: z.boolean().optional(),
+      validScopes: z.array(scopeToken).optional(),
+      defaultScopes: z.array(scopeToken).optional(),
+      clientSecretExpirySeconds: z.number().int().positive().optional(),
+      allow: fn.optional(),
+    })
+    .strict()
+    .optional(),
+  revocation: z.object({ enabled: z.boolean().optional() }).strict().optional(),
+  requiredScopes: z.array(scopeToken).optional(),
+  accessTokenTtlSeconds: z.number().int().positive().optional(),
+  refreshTokenTtlSeconds: z.number().int().positive().optional(),
+  authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
+  refreshTokenGraceSeconds: z.number().int().min(0).max(300).optional(),
+  now: fn.optional(),
+  onError: fn.optional(),
+};
+
+/**
+ * Validates the options (the base ones plus a subclass's `extraShape`), throwing `OAuthError`
+ * `invalid_options` naming the first bad option, and works out the URLs everything is served at.
+ */
+export function resolveProviderOptions(options: OAuthProviderOptions, extraShape: z.ZodRawShape = {}): ResolvedProviderOptions {
+  const parsed = z
+    .object({ ...providerOptionsShape, ...extraShape })
+    .strict()
+    .superRefine((value, context) => {
+      const registration = value.clientRegistration;
+      const valid = registration?.validScopes ?? value.requiredScopes;
+      const outside = valid ? (registration?.defaultScopes ?? []).filter((s) => !valid.includes(s)) : [];
+      if (outside.length > 0) context.addIssue({ code: "custom", path: ["clientRegistration", "defaultScopes"], message: `not in validScopes: ${outside.join(" ")}` });
+    })
+    .safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join(".") || (issue?.code === "unrecognized_keys" ? issue.keys.join(", ") : "options");
+    throw new OAuthError("invalid_options", `invalid option \`${name}\`: ${issue?.message ?? "invalid"}`, { cause: parsed.error });
+  }
+
+  const baseUrl = new URL(String(options.baseUrl));
+  const basePath = baseUrl.pathname.replace(/\/+$/, "");
+  const issuer = String(options.issuerUrl ?? options.baseUrl).replace(/\/+$/, "");
+  const resourceBase = new URL(String(options.resourceBaseUrl ?? options.baseUrl));
+  const resourceUrl = new URL(resourceBase.pathname.replace(/\/+$/, "") + (options.mcpPath ?? "/mcp"), resourceBase);
+  const resource = resourceUrl.href;
+  const registration = options.clientRegistration ?? {};
+  const validScopes = registration.validScopes ?? options.requiredScopes ?? [];
+  return {
+    baseUrl,
+    basePath,
+    issuer,
+    resource,
+    resourceMetadataUrl: new URL(`/.well-known/oauth-protected-resource${resourceUrl.pathname === "/" ? "" : resourceUrl.pathname}`, resourceUrl).href,
+    serviceDocumentationUrl: options.serviceDocumentationUrl === undefined ? undefined : String(options.serviceDocumentationUrl),
+    registration: {
+      enabled: registration.enabled ?? false,
+      validScopes,
+      defaultScopes: registration.defaultScopes ?? validScopes,
+      clientSecretExpirySeconds: registration.clientSecretExpirySeconds,
+      allow: registration.allow,
+    },
+    revocationEnabled: options.revocation?.enabled ?? false,
+    requiredScopes: options.requiredScopes ?? [],
+    scopesSupported: validScopes,
+    accessTokenTtlMs: (options.accessTokenTtlSeconds ?? 3600) * 1000,
+    refreshTokenTtlMs: (options.refreshTokenTtlSeconds ?? 2_592_000) * 1000,
+    codeTtlMs: (options.authorizationCodeTtlSeconds ?? 300) * 1000,
+    refreshGraceMs: (options.refreshTokenGraceSeconds ?? 30) * 1000,
+    now: options.now ?? Date.now,
+    onError: options.onError ?? ((error) => console.error("mcp-oauth server: a provider method failed", error)),
+  };
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { REDIRECT_URI, loadConsentPage, pkce, serverUnderTest, type ServerUnderTest } from "./support.js";
+
+/** Starts an authorization with the consent page on (the default), returning the consent URL. */
+async function startConsent(t: ServerUnderTest, clientMetadata: Record<string, unknown> = {}): Promise<string> {
+  const client = await t.register(clientMetadata);
+  const response = await t.authorize({
+    response_type: "code",
+    client_id: client.client_id,
+    redirect_uri: REDIRECT_URI,
+    code_challenge: pkce().challenge,
+    code_challenge_method: "S256",
+    state: "s",
+    scope: "mcp:tools mcp:admin",
+  });
+  expect(response.status).toBe(302);
+  return response.headers.get("location") ?? "";
+}
+
+function submit(consentUrl: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  return fetch(new URL("/consent", consentUrl), {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+describe("the consent page of InMemoryOAuthProvider (S18, S19, S20, S8)", () => {
+  it("a first-time client is shown the consent page, not approved silently", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const consentUrl = await startConsent(t);
+    expect(new URL(consentUrl).pathname).toBe("/consent");
+    expect(new URL(consentUrl).origin).toBe(t.server.origin);
+  });
+
+  it("shows the escaped client name, the redirect host, the scopes and the resource, and cannot be framed", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const consentUrl = await startConsent(t, { client_name: '<img src=x onerror="alert(1)">Evil & Co' });
+    const { page, html, cookie } = await loadConsentPage(consentUrl);
+    expect(page.status).toBe(200);
+    expect(html).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;Evil &amp; Co");
+    expect(html).not.toContain("<img");
+    expect(html).toContain('<strong id="redirect-host">127.0.0.1:9</strong>');
+    expect(html).toContain("<code>mcp:tools</code>");
+    expect(html).toContain("<code>mcp:admin</code>");
+    expect(html).toContain(t.server.mcpUrl);
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(page.headers.get("content-security-policy")).toContain("form-action 'self' http://127.0.0.1:9;");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(page.headers.get("cache-control")).toBe("no-store");
+    expect(page.headers.getSetCookie()[0]).toMatch(/^mcp_oauth_consent=[A-Za-z0-9_-]{43}; Path=\/consent; HttpOnly; SameSite=Strict/);
+    expect(cookie).toMatch(/^mcp_oauth_consent=/);
+  });
+
+  it("approving answers 303 to the client with code, state and iss", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const consentUrl = await startConsent(t);
+    const c = await loadConsentPage(consentUrl);
+    const response = await submit(consentUrl, { request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: c.cookie, origin: t.server.origin });
+    expect(response.status).toBe(303);
+    const location = new URL(response.headers.get("location") ?? "");
+    expect(location.href.startsWith(REDIRECT_URI)).toBe(true);
+    expect(location.searchParams.get("code")).toBeTruthy();
+    expect(location.searchParams.get("state")).toBe("s");
+    expect(location.searchParams.get("iss")).toBe(t.server.issuer);
+  });
+
+  it("denying answers 303 with access_denied", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const consentUrl = await startConsent(t);
+    const c = await loadConsentPage(consentUrl);
+    const response = await submit(consentUrl, { request: c.request, csrf: c.csrf, decision: "deny" }, { cookie: c.cookie });
+    expect(response.status).toBe(303);
+    expect(new URL(response.headers.get("location") ?? "").searchParams.get("error")).toBe("access_denied");
+  });
+
+  const forged: [string, (c: Awaited<ReturnType<typeof loadConsentPage>>, origin: string) => [Record<string, string>, Record<string, string>]][] = [
+    ["without the CSRF token", (c) => [{ request: c.request, decision: "approve" }, { cookie: c.cookie }]],
+    ["without the cookie (another browser)", (c) => [{ request: c.request, csrf: c.csrf, decision: "approve" }, {}]],
+    ["with a cookie that does not match", (c) => [{ request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: "mcp_oauth_consent=forged" }]],
+    ["from another origin", (c) => [{ request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: c.cookie, origin: "https://evil.example" }]],
+    ["for another request id", (c) => [{ request: "x", csrf: c.csrf, decision: "approve" }, { cookie: c.cookie }]],
+  ];
+  for (const [name, build] of forged) {
+    it(`refuses a post ${name}`, async () => {
+      const t = await serverUnderTest({ autoApprove: false });
+      const consentUrl = await startConsent(t);
+      const c = await loadConsentPage(consentUrl);
+      const [fields, headers] = build(c, t.server.origin);
+      const response = await submit(consentUrl, fields, headers);
+      expect(response.status).toBe(403);
+      expect(response.headers.get("location")).toBeNull();
+      // The genuine form still works afterwards.
+      expect((await submit(consentUrl, { request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: c.cookie })).status).toBe(303);
+    });
+  }
+
+  it("a form can be submitted once; the second post is refused", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const consentUrl = await startConsent(t);
+    const c = await loadConsentPage(consentUrl);
+    const fields = { request: c.request, csrf: c.csrf, decision: "approve" };
+    expect((await submit(consentUrl, fields, { cookie: c.cookie })).status).toBe(303);
+    expect((await submit(consentUrl, fields, { cookie: c.cookie })).status).toBe(403);
+  });
+
+  it("a consent request expires after 10 minutes", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const consentUrl = await startConsent(t);
+    t.clock.now += 601_000;
+    expect((await fetch(consentUrl)).status).toBe(400);
+  });
+
+  it("a user who is not signed in gets 401 instead of the form", async () => {
+    const t = await serverUnderTest({ autoApprove: false, authenticateUser: (request) => (request.headers.get("cookie")?.includes("session=alice") ? "alice" : undefined) });
+    const consentUrl = await startConsent(t);
+    expect((await fetch(consentUrl)).status).toBe(401);
+    const signedIn = await fetch(consentUrl, { headers: { cookie: "session=alice" } });
+    expect(signedIn.status).toBe(200);
+    expect(await signedIn.text()).toContain("<strong>alice</strong>");
+  });
+});

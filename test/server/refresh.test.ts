@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { oauthError, serverUnderTest, tokens, type RegisteredForTest, type ServerUnderTest, type TokenBody } from "./support.js";
+
+async function loggedIn(options: Parameters<typeof serverUnderTest>[0] = {}): Promise<{ t: ServerUnderTest; client: RegisteredForTest; first: TokenBody }> {
+  const t = await serverUnderTest(options);
+  const client = await t.register({ scope: "mcp:tools mcp:admin" });
+  const first = await tokens(await t.redeem(client, await t.login(client, { scope: "mcp:tools mcp:admin" })));
+  return { t, client, first };
+}
+
+describe("/token: refresh token rotation (S26)", () => {
+  it("rotates on every use; the new pair works, the access token keeps its scope and resource", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!, { resource: t.server.mcpUrl }));
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    expect(second.access_token).not.toBe(first.access_token);
+    expect(second.scope).toBe("mcp:tools mcp:admin");
+    expect((await t.mcp(second.access_token)).status).toBe(200);
+    const third = await tokens(await t.refresh(client, second.refresh_token!));
+    expect((await t.mcp(third.access_token)).status).toBe(200);
+  });
+
+  it("a refresh may narrow the scope, and a later one may ask for the original grant again", async () => {
+    const { t, client, first } = await loggedIn();
+    const narrow = await tokens(await t.refresh(client, first.refresh_token!, { scope: "mcp:tools" }));
+    expect(narrow.scope).toBe("mcp:tools");
+    const again = await tokens(await t.refresh(client, narrow.refresh_token!, { scope: "mcp:tools mcp:admin" }));
+    expect(again.scope).toBe("mcp:tools mcp:admin");
+  });
+
+  it("refuses scope widening with invalid_scope", async () => {
+    const t = await serverUnderTest();
+    const client = await t.register();
+    const first = await tokens(await t.redeem(client, await t.login(client, { scope: "mcp:tools" })));
+    expect(await oauthError(await t.refresh(client, first.refresh_token!, { scope: "mcp:tools mcp:admin" }))).toMatchObject({ status: 400, error: "invalid_scope" });
+  });
+
+  it("refuses another client's refresh token and another resource", async () => {
+    const { t, client, first } = await loggedIn();
+    const other = await t.register();
+    expect(await oauthError(await t.refresh(other, first.refresh_token!))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await t.refresh(client, first.refresh_token!, { resource: "https://other.example.com/mcp" }))).toMatchObject({ error: "invalid_target" });
+    // Neither refusal spent the token.
+    expect((await t.refresh(client, first.refresh_token!)).status).toBe(200);
+  });
+
+  it("refuses an expired refresh token", async () => {
+    const { t, client, first } = await loggedIn({ refreshTokenTtlSeconds: 600 });
+    t.clock.now += 601_000;
+    expect(await oauthError(await t.refresh(client, first.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+});
+
+describe("/token: the grace window and reuse detection (S27)", () => {
+  it("a retry with the immediately previous refresh token inside the window gets the same successor", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 10_000;
+    const retry = await tokens(await t.refresh(client, first.refresh_token!));
+    expect(retry.refresh_token).toBe(second.refresh_token);
+    expect(retry.access_token).toBe(second.access_token);
+    expect(retry.expires_in).toBe(3590);
+    // Nothing was revoked: the successor chain goes on.
+    expect((await t.mcp(second.access_token)).status).toBe(200);
+    expect((await t.refresh(client, second.refresh_token!)).status).toBe(200);
+  });
+
+  it("two concurrent refreshes with one token both succeed, with the same successor", async () => {
+    const { t, client, first } = await loggedIn();
+    const [a, b] = await Promise.all([t.refresh(client, first.refresh_token!), t.refresh(client, first.refresh_token!)]);
+    const [ta, tb] = [await tokens(a), await tokens(b)];
+    expect(ta.refresh_token).toBe(tb.refresh_token);
+    expect((await t.refresh(client, ta.refresh_token!)).status).toBe(200);
+  });
+
+  it("reuse after the window revokes the whole family, the live tokens included", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 31_000;
+    expect(await oauthError(await t.refresh(client, first.refresh_token!))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect((await t.mcp(second.access_token)).status).toBe(401);
+    expect(await oauthError(await t.refresh(client, second.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("an older generation inside the window revokes the family too (only the immediately previous token is forgiven)", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    const third = await tokens(await t.refresh(client, second.refresh_token!));
+    expect(await oauthError(await t.refresh(client, first.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect((await t.mcp(third.access_token)).status).toBe(401);
+    expect((await t.refresh(client, third.refresh_token!)).status).toBe(400);
+  });
+
+  it("a retry inside the window with different parameters is treated as reuse", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    expect(await oauthError(await t.refresh(client, first.refresh_token!, { scope: "mcp:tools" }))).toMatchObject({ error: "invalid_grant" });
+    expect((await t.mcp(second.access_token)).status).toBe(401);
+  });
+
+  it("with the window set to 0, any reuse revokes the family", async () => {
+    const { t, client, first } = await loggedIn({ refreshTokenGraceSeconds: 0 });
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 1;
+    expect(await oauthError(await t.refresh(client, first.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect((await t.mcp(second.access_token)).status).toBe(401);
+  });
+});
