@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { OAuthError } from "./errors.js";
+import { isOAuthError, OAuthError } from "./errors.js";
 import type { OAuthLogger, TokenStorage } from "./options.js";
 
 /*
@@ -7,6 +7,7 @@ import type { OAuthLogger, TokenStorage } from "./options.js";
  *   mcp-oauth:v1:<serverKey>:discovery          what discovery found for this MCP server
  *   mcp-oauth:v1:<serverKey>:<issuer>:client    the dynamic registration at that authorization server
  *   mcp-oauth:v1:<serverKey>:<issuer>:tokens    the tokens that server issued for this MCP server
+ *   mcp-oauth:v1:<serverKey>:lock               the token lock's key (in the lock, not in the store)
  * Credentials are keyed by issuer so a server that moves to another authorization server never
  * receives credentials issued by the old one.
  */
@@ -76,6 +77,11 @@ export class TokenStore {
     return kind === "discovery" ? `${prefix}${this.serverKey}:discovery` : `${prefix}${this.serverKey}:${issuer}:${kind}`;
   }
 
+  /** Every writer of this server's tokens holds this lock, across processes. */
+  lockKey(): string {
+    return `${prefix}${this.serverKey}:lock`;
+  }
+
   getDiscovery(): Promise<DiscoveryRecord | undefined> {
     return this.read("discovery");
   }
@@ -108,6 +114,9 @@ export class TokenStore {
     try {
       raw = await this.storage.get(this.key(kind, issuer));
     } catch (cause) {
+      // A record that does not decrypt is not treated as absent: a login would overwrite it for every
+      // process that holds the right key.
+      if (isOAuthError(cause, "decryption_failed")) throw cause;
       throw new OAuthError("storage_failed", `token store: could not read the ${kind} record`, { cause, transient: true });
     }
     if (raw === undefined || raw === null) return undefined;
