@@ -24,7 +24,7 @@ const maxPollMs = 250;
 export async function underLock<T>(settings: LockSettings, key: string, waitMs: number, task: () => Promise<T>, poll: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + waitMs;
   for (let delay = firstPollMs; ; delay = Math.min(delay * 2, maxPollMs)) {
-    const handle = await command(settings, () => settings.lock.acquire(key, settings.leaseMs), "taking");
+    const handle = await take(settings, key);
     if (handle) return holding(settings, handle, task);
     const value = await poll();
     if (value !== undefined) return value;
@@ -50,6 +50,21 @@ async function holding<T>(settings: LockSettings, handle: LockHandle, task: () =
     clearInterval(renew);
     // A lock that cannot be released is freed when its lease ends.
     await command(settings, () => handle.release(), "releasing").catch(() => settings.logger.warn("mcp-oauth: could not release the token lock; it frees itself when its lease ends"));
+  }
+}
+
+/**
+ * One attempt to take the lock. An attempt that timed out may still succeed later (Redis replays the
+ * commands it queued while reconnecting): a lock that arrives too late is released at once, or it would
+ * block every process for a whole lease.
+ */
+async function take(settings: LockSettings, key: string): Promise<LockHandle | undefined> {
+  const attempt = settings.lock.acquire(key, settings.leaseMs);
+  try {
+    return await command(settings, () => attempt, "taking");
+  } catch (error) {
+    attempt.then((late) => late?.release()).catch(() => undefined);
+    throw error;
   }
 }
 
