@@ -30,6 +30,8 @@ export class Session {
   #tokens: TokenRecord | undefined;
   #client: { record: ClientRecord; source: ClientSource; issuer: string } | undefined;
   #loaded: Promise<void> | undefined;
+  /** The store was read once (`#loaded` settled successfully). */
+  #ready = false;
   #flight: Promise<TokenRecord | undefined> | undefined;
 
   constructor(options: ResolvedOptions) {
@@ -44,6 +46,15 @@ export class Session {
     const scope = this.#scope;
     if (url.origin !== scope.origin || url.pathname.startsWith("/.well-known/") || scope.excluded.has(url.pathname)) return false;
     return scope.path === "" || url.pathname === scope.path || url.pathname.startsWith(`${scope.path}/`);
+  }
+
+  /**
+   * The hot path's shortcut: the token in memory when the store was read, nothing is in flight and the
+   * token is fresh; else undefined (then `currentToken` does the real check). No await, no allocation.
+   */
+  freshToken(): TokenRecord | undefined {
+    const tokens = this.#tokens;
+    return this.#ready && !this.#flight && tokens && this.#isFresh(tokens) ? tokens : undefined;
   }
 
   /** Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire. */
@@ -218,7 +229,7 @@ export class Session {
       this.#setDiscovery(discovery);
       this.#tokens = await this.store.getTokens(discovery.authorizationServer.issuer);
       if (this.#tokens && this.#isFresh(this.#tokens)) this.#o.onEvent({ type: "token_reused", expiresAt: this.#tokens.expires_at });
-    })().catch((error: unknown) => {
+    })().then(() => void (this.#ready = true), (error: unknown) => {
       this.#loaded = undefined; // a store that was down may be back next time
       throw error;
     });
