@@ -33,10 +33,14 @@ for (const [name, r] of rows) {
   console.log(`${name.padEnd(22)}${r.plainMedianUs.toFixed(1).padStart(8)}   ${r.oauthMedianUs.toFixed(1).padStart(14)}   ${r.ratio.toFixed(3).padStart(5)}   ${r.ratio <= target ? "met" : "MISSED"}`);
 }
 
+// The ratio is reported, not enforced: on a shared 2-core machine its noise is a few percent. The token
+// request counts are exact, so a count other than 1 fails the run.
+let wrongCount = false;
 if (!process.env.BENCH_SKIP_SCENARIOS) {
   const scenarios = await runScenarios();
   console.log("\nConcurrency: token requests that reached the authorization server");
   for (const s of scenarios) console.log(`${s.name.padEnd(78)} ${s.tokenRequests} (${s.detail})`);
+  wrongCount = scenarios.some((s) => s.tokenRequests !== 1);
 }
 console.log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-process.exit(0);
+process.exit(wrongCount ? 1 : 0);
