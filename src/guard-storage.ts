@@ -21,13 +21,16 @@ interface ErrorEmitter {
 }
 
 /**
- * The store as the token store uses it: every call has a deadline, and a failure is an exception.
- * A Keyv created without `throwOnErrors` reports a failed read as a miss and a failed write as done,
- * telling only its `error` listeners: those events are turned back into exceptions here, so a Redis
- * outage is never mistaken for "no tokens" (which would open a browser).
+ * The store as the token store uses it: every call has a deadline, and a failure is an exception, so
+ * an outage is never mistaken for "no tokens" (which would open a browser). Keyv 5 reports an adapter
+ * failure as a miss unless `throwOnErrors` is on, so it is turned on (documented on `tokenStorage`);
+ * adapters that swallow errors but emit them (`@keyv/redis`), and Keyv 6, are heard through `error`
+ * events during each call.
  */
 export function guardStorage(storage: TokenStorage, timeoutMs: number): TokenStorage {
-  const emitter = isSilentEmitter(storage) ? storage : undefined;
+  const candidate = storage as Partial<ErrorEmitter>;
+  if (candidate.throwOnErrors === false) candidate.throwOnErrors = true;
+  const emitter = typeof candidate.on === "function" && typeof candidate.off === "function" ? (storage as TokenStorage & ErrorEmitter) : undefined;
   const call = async <T>(what: string, operation: () => Promise<T>): Promise<T> => {
     if (!emitter) return withDeadline(operation(), timeoutMs, what);
     let failure: { error: unknown } | undefined;
@@ -46,9 +49,4 @@ export function guardStorage(storage: TokenStorage, timeoutMs: number): TokenSto
     set: (key, value, ttl) => call("the token store (set)", () => storage.set(key, value, ttl)),
     delete: (key) => call("the token store (delete)", () => storage.delete(key)),
   };
-}
-
-function isSilentEmitter(storage: TokenStorage): storage is TokenStorage & ErrorEmitter {
-  const candidate = storage as Partial<ErrorEmitter>;
-  return candidate.throwOnErrors === false && typeof candidate.on === "function" && typeof candidate.off === "function";
 }

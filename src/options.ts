@@ -32,7 +32,9 @@ export interface OAuthOptions {
   /**
    * Keyv-compatible store for tokens, the client registration and discovery results (keys in README
    * "Storage keys"). Tokens are written without a TTL, so the store never drops a refresh token with its
-   * access token. Wrap it in `FernetEncryptionWrapper` to encrypt values at rest.
+   * access token. Wrap it in `FernetEncryptionWrapper` to encrypt values at rest. A Keyv 5 instance gets
+   * `throwOnErrors` turned on: without it Keyv reports a failed read as a miss, and an outage would look
+   * like "no tokens" (a login).
    * Default: an in-memory `Keyv` shared by this process; tokens are then lost on restart and one warning says so.
    */
   tokenStorage?: TokenStorage;

@@ -121,6 +121,30 @@ describe.skipIf(!redisUp)("Redis faults", () => {
   });
 });
 
+describe("stores whose server is not there", () => {
+  const stores: [string, () => Promise<Keyv>][] = [
+    ["@keyv/postgres", async () => new Keyv({ store: new (await import("@keyv/postgres")).default({ uri: `postgresql://postgres@127.0.0.1:${await closedPort()}/test` }) })],
+  ];
+  it.each(stores)("%s: a transient storage_failed rather than a login", async (_name, make) => {
+    const storage = await make();
+    storage.on("error", () => undefined); // the adapter also reports its connection failure at construction
+    await new Promise((resolve) => setTimeout(resolve, 100)); // ...and that report is over before the test starts
+    const h = await harness({}, { tokenStorage: storage, storageTimeoutMs: 2_000 });
+    closeLater(h.server.close);
+    const error = await h.oauth.fetch(h.server.mcpUrl, rpc()).catch((e: unknown) => e);
+    expect(isOAuthError(error, "storage_failed") && error.transient).toBe(true);
+    expect(h.browser.opened).toEqual([]);
+  });
+});
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 describe("store faults a real server cannot produce on demand", () => {
   it("a failed write keeps what was stored and the request that paid for the new tokens succeeds", async () => {
     const inner = new Keyv();
