@@ -67,6 +67,9 @@ const schemas = { discovery: discoverySchema, client: clientSchema, tokens: toke
 type RecordOf<K extends Kind> = z.infer<(typeof schemas)[K]>;
 
 export class TokenStore {
+  /** Keys already warned about: a corrupt record read again (polling under the lock) warns once. */
+  readonly #warned = new Set<string>();
+
   constructor(
     private readonly storage: TokenStorage,
     private readonly serverKey: string,
@@ -124,7 +127,9 @@ export class TokenStore {
     const parsed = schemas[kind].safeParse(value);
     if (!parsed.success) {
       // A corrupt record must not wedge the client: treat it as absent and let the flow rebuild it.
-      this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${this.key(kind, issuer)})`);
+      const key = this.key(kind, issuer);
+      if (!this.#warned.has(key)) this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${key})`);
+      this.#warned.add(key);
       return undefined;
     }
     return parsed.data as RecordOf<K>;
@@ -133,6 +138,7 @@ export class TokenStore {
   private async write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<void> {
     try {
       await this.storage.set(this.key(kind, issuer), record, ttlMs);
+      this.#warned.delete(this.key(kind, issuer));
     } catch {
       // What was obtained stays usable in memory; losing the write must not fail the request that
       // paid for it (possibly with a browser login). The next process will have to redo this step.
