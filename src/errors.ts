@@ -38,8 +38,12 @@ export type OAuthErrorCode =
   | "unauthorized"
   /** The MCP server still answers 403 `insufficient_scope` after the allowed step-up attempts. */
   | "insufficient_scope"
-  /** The token store failed to read or write. */
+  /** The token store failed to read or write, or did not answer within `storageTimeoutMs`. Always transient. */
   | "storage_failed"
+  /** A stored value could not be decrypted (wrong key, tampered or not encrypted); nothing was overwritten. */
+  | "decryption_failed"
+  /** Another process held the token lock longer than this one would wait (`lockTimeoutMs`). Transient. */
+  | "lock_timeout"
   /** The operation was aborted through an `AbortSignal`. */
   | "aborted";
 

@@ -8,6 +8,8 @@ export type TokenGrant = "authorization_code" | "refresh_token" | "client_creden
 export type OAuthEvent =
   /** A stored, unexpired token was used without any network round trip. */
   | { type: "token_reused"; expiresAt: number | undefined }
+  /** Tokens another process (or instance) stored while this one waited for the token lock were used instead of refreshing or logging in. */
+  | { type: "tokens_adopted"; expiresAt: number | undefined }
   /** A metadata document is about to be fetched. */
   | { type: "discovery_request"; url: string }
   /** Protected resource metadata (RFC 9728) was found and accepted. */

@@ -4,3 +4,8 @@ export type { OAuthOptions, TokenStorage, OAuthLogger } from "./options.js";
 export type { OAuthEvent } from "./events.js";
 export type { FetchLike } from "./back-channel.js";
 export type { TokenRecord, ClientRecord, DiscoveryRecord, AuthorizationServerMetadata } from "./token-store.js";
+export { Fernet, deriveFernetKey, type FernetDecryptOptions, type FernetEncryptOptions } from "./fernet.js";
+export { FernetEncryptionWrapper, type FernetEncryptionOptions } from "./encrypt-store.js";
+export { MemoryLock, type TokenLock, type LockHandle } from "./token-lock.js";
+export { RedisLock, type RedisCommandClient, type RedisLockOptions } from "./redis-lock.js";
+export { FileLock } from "./file-lock.js";

@@ -34,12 +34,13 @@ export class OAuth {
   readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : input);
     if (!this.#session.covers(url)) return this.#o.fetch(input, init);
-    const request = await toReplayable(input, init);
+    const prepared = toReplayable(input, init, url);
+    const request = prepared instanceof Promise ? await prepared : prepared;
     const signal = this.#o.signal;
-    if (signal) request.init.signal = request.init.signal ? AbortSignal.any([request.init.signal, signal]) : signal;
+    if (signal) request.init = { ...request.init, signal: request.init.signal ? AbortSignal.any([request.init.signal, signal]) : signal };
 
     const recovery = new RequestRecovery(this.#session, this.#o.maxStepUpAttempts, request.url.origin);
-    let token = await recovery.firstToken();
+    let token = recovery.cachedToken() ?? (await recovery.firstToken());
     // RequestRecovery bounds the retries: each pass returns, throws, or spends one recovery.
     for (;;) {
       const response = await this.#o.fetch(request.url, withBearer(request.init, token));

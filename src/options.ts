@@ -2,9 +2,11 @@ import Keyv from "keyv";
 import { z } from "zod";
 import { defaultBackChannelLimits, type FetchLike } from "./back-channel.js";
 import { loadSigningKey, signingAlgorithms, type SigningAlgorithm, type SigningKey } from "./client-authentication.js";
+import { defaultLock } from "./default-lock.js";
 import { OAuthError } from "./errors.js";
 import type { OAuthEvent } from "./events.js";
 import type { IdentityProviderOptions } from "./request-identity-assertion.js";
+import type { TokenLock } from "./token-lock.js";
 
 /**
  * How tokens are obtained when there are none:
@@ -41,10 +43,31 @@ export interface OAuthOptions {
   /** `client_name` sent in dynamic client registration. Default `"FastMCP Client"`. */
   clientName?: string;
   /**
-   * Keyv-compatible store for tokens, the client registration and discovery results.
+   * Keyv-compatible store for tokens, the client registration and discovery results (keys in README
+   * "Storage keys"). Tokens are written without a TTL, so the store never drops a refresh token with its
+   * access token. Wrap it in `FernetEncryptionWrapper` to encrypt values at rest. A Keyv 5 instance gets
+   * `throwOnErrors` turned on: without it Keyv reports a failed read as a miss, and an outage would look
+   * like "no tokens" (a login).
    * Default: an in-memory `Keyv` shared by this process; tokens are then lost on restart and one warning says so.
    */
   tokenStorage?: TokenStorage;
+  /**
+   * The lock every process sharing `tokenStorage` takes around a refresh (read, refresh, write) and
+   * around an interactive login, so a rotating refresh token is spent once and one browser window opens.
+   * Default: a `RedisLock` on the store's own client when `tokenStorage` is a `@keyv/redis` Keyv; a
+   * `FileLock` beside the database when it is a `@keyv/sqlite` Keyv on a file; else `MemoryLock` (this
+   * process only: pass a `RedisLock` or `FileLock` when processes share another store).
+   */
+  lock?: TokenLock;
+  /** Lease of the token lock, renewed every third of it while held; how long a dead holder blocks the others. Default 10000. */
+  lockLeaseMs?: number;
+  /**
+   * Longest wait for another process's refresh before `lock_timeout`. Waiting for another process's
+   * login may last `callbackTimeoutMs` longer. Default 60000.
+   */
+  lockTimeoutMs?: number;
+  /** Deadline of each token store and lock command; a store that does not answer gives `storage_failed`. Default 5000. */
+  storageTimeoutMs?: number;
   /** Extra RFC 7591 fields merged into the registration request (and into a pre-registered client's metadata). */
   additionalClientMetadata?: Record<string, unknown>;
   /**
@@ -104,6 +127,10 @@ export interface ResolvedOptions {
   scopes: string[];
   clientName: string;
   tokenStorage: TokenStorage;
+  lock: TokenLock;
+  lockLeaseMs: number;
+  lockTimeoutMs: number;
+  storageTimeoutMs: number;
   additionalClientMetadata: Record<string, unknown>;
   callbackPort: number | undefined;
   clientId: string | undefined;
@@ -147,6 +174,10 @@ const schema = z
     scopes: z.union([z.string(), z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "not a valid scope token"))]).optional(),
     clientName: z.string().min(1).optional(),
     tokenStorage: storage.optional(),
+    lock: z.custom<TokenLock>((value) => typeof (value as TokenLock | null)?.acquire === "function", "expected a lock with an acquire method").optional(),
+    lockLeaseMs: z.number().int().min(100).optional(),
+    lockTimeoutMs: z.number().int().positive().optional(),
+    storageTimeoutMs: z.number().int().positive().optional(),
     additionalClientMetadata: z.record(z.string(), z.unknown()).optional(),
     callbackPort: z.number().int().min(0).max(65535).optional(),
     clientId: z.string().min(1).optional(),
@@ -211,6 +242,10 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     scopes: splitScopes(options.scopes),
     clientName: options.clientName ?? "FastMCP Client",
     tokenStorage,
+    lock: options.lock ?? defaultLock(tokenStorage),
+    lockLeaseMs: options.lockLeaseMs ?? 10_000,
+    lockTimeoutMs: options.lockTimeoutMs ?? 60_000,
+    storageTimeoutMs: options.storageTimeoutMs ?? 5_000,
     additionalClientMetadata: options.additionalClientMetadata ?? {},
     callbackPort: options.callbackPort,
     clientId: options.clientId,

@@ -20,6 +20,12 @@ export class RequestRecovery {
     private readonly origin: string,
   ) {}
 
+  /** The first attempt's token when the session has a fresh one in memory, with no await; else undefined. */
+  cachedToken(): string | undefined {
+    this.#tokens = this.session.freshToken();
+    return this.#tokens?.access_token;
+  }
+
   /**
    * The token for the first attempt. `required` is for bodies that cannot be sent twice: with no token
    * at hand, authorize first (discovering from the well-known URLs) instead of spending the body on a 401.

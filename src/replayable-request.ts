@@ -7,11 +7,24 @@ export interface ReplayableRequest {
   init: RequestInit;
 }
 
-export async function toReplayable(input: string | URL | Request, init: RequestInit | undefined): Promise<ReplayableRequest> {
+/**
+ * `url` is `input` already parsed, when the caller has it (the hot path parses it once). Synchronous
+ * when nothing has to be read (a string or buffer body, no duplex): the caller's init is then used as
+ * is, with no copy and no await.
+ */
+export function toReplayable(input: string | URL | Request, init: RequestInit | undefined, url?: URL): ReplayableRequest | Promise<ReplayableRequest> {
+  if (!(input instanceof Request) && (init === undefined || (!(init.body instanceof ReadableStream) && !("duplex" in init)))) {
+    return { url: url ?? new URL(input), init: init ?? {} };
+  }
+  return readBody(input, init, url);
+}
+
+async function readBody(input: string | URL | Request, init: RequestInit | undefined, url?: URL): Promise<ReplayableRequest> {
   if (!(input instanceof Request)) {
-    const body = init?.body instanceof ReadableStream ? await new Response(init.body).arrayBuffer() : init?.body;
-    const { duplex: _duplex, ...rest } = (init ?? {}) as RequestInit & { duplex?: string };
-    return { url: new URL(input), init: body === undefined ? rest : { ...rest, body } };
+    init ??= {};
+    const body = init.body instanceof ReadableStream ? await new Response(init.body).arrayBuffer() : init.body;
+    const { duplex: _duplex, ...rest } = init as RequestInit & { duplex?: string };
+    return { url: url ?? new URL(input), init: body === undefined || body === null ? rest : { ...rest, body } };
   }
   const body = input.body ? await input.clone().arrayBuffer() : undefined;
   return {
@@ -27,10 +40,22 @@ export async function toReplayable(input: string | URL | Request, init: RequestI
   };
 }
 
-/** Sets (or removes) the bearer token without touching the caller's other headers. */
+/**
+ * Sets the bearer token without touching the caller's other headers (nor the caller's object). Plain
+ * header objects stay plain objects: building a `Headers` costs more than the rest of the hot path.
+ */
 export function withBearer(init: RequestInit, accessToken: string | undefined): RequestInit {
   if (accessToken === undefined) return init;
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${accessToken}`);
+  const authorization = `Bearer ${accessToken}`;
+  const given = init.headers;
+  if (given === undefined || (typeof given === "object" && !(given instanceof Headers) && !Array.isArray(given))) {
+    const headers: Record<string, string> = { authorization };
+    for (const name in given) {
+      if (name.toLowerCase() !== "authorization") headers[name] = (given as Record<string, string>)[name] as string;
+    }
+    return { ...init, headers };
+  }
+  const headers = new Headers(given);
+  headers.set("authorization", authorization);
   return { ...init, headers };
 }

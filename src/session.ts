@@ -1,7 +1,9 @@
+import { underLock } from "./acquire-lock.js";
 import { assertSecureEndpoint, createBackChannelFetch, type FetchLike } from "./back-channel.js";
 import { authorizeInBrowser } from "./authorize.js";
 import { discover } from "./discover.js";
 import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
+import { guardStorage } from "./guard-storage.js";
 import { isOAuthError, OAuthError } from "./errors.js";
 import type { TokenGrant } from "./events.js";
 import { openSystemBrowser } from "./open-browser.js";
@@ -13,7 +15,7 @@ import { refreshTokens, toTokenRecord } from "./request-tokens.js";
 import { selectScopes } from "./select-scopes.js";
 import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "./token-store.js";
 
-/** Refresh this long before the stored expiry, so a token never expires in flight. */
+/** Refresh this long before the stored expiry (at most half the token's lifetime), so a token never expires in flight. */
 const refreshMarginMs = 60_000;
 
 /**
@@ -30,12 +32,14 @@ export class Session {
   #tokens: TokenRecord | undefined;
   #client: { record: ClientRecord; source: ClientSource; issuer: string } | undefined;
   #loaded: Promise<void> | undefined;
+  /** The store was read once (`#loaded` settled successfully). */
+  #ready = false;
   #flight: Promise<TokenRecord | undefined> | undefined;
 
   constructor(options: ResolvedOptions) {
     this.#o = options;
     this.#scope = tokenScope(undefined, options.mcpUrl);
-    this.store = new TokenStore(options.tokenStorage, options.serverKey, options.logger);
+    this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger);
     this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
   }
 
@@ -44,6 +48,15 @@ export class Session {
     const scope = this.#scope;
     if (url.origin !== scope.origin || url.pathname.startsWith("/.well-known/") || scope.excluded.has(url.pathname)) return false;
     return scope.path === "" || url.pathname === scope.path || url.pathname.startsWith(`${scope.path}/`);
+  }
+
+  /**
+   * The hot path's shortcut: the token in memory when the store was read, nothing is in flight and the
+   * token is fresh; else undefined (then `currentToken` does the real check). No await, no allocation.
+   */
+  freshToken(): TokenRecord | undefined {
+    const tokens = this.#tokens;
+    return this.#ready && !this.#flight && tokens && this.#isFresh(tokens) ? tokens : undefined;
   }
 
   /** Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire. */
@@ -70,21 +83,29 @@ export class Session {
     return this.#o.grant !== "authorization_code" && this.#discovery !== undefined;
   }
 
-  /** Step 9: the refresh token grant, once for every caller that needs it at the same moment. */
+  /**
+   * Step 9: the refresh token grant, once for every caller that needs it at the same moment, in this
+   * process (single flight) and in every process sharing the store (the token lock). Under the lock the
+   * store is read again: tokens another process refreshed meanwhile are used instead, and a newer
+   * refresh token found there is the one spent.
+   */
   refresh(stale: TokenRecord): Promise<TokenRecord | undefined> {
-    return this.#exclusive(stale, async () => {
-      const discovery = this.#discovery;
-      const client = discovery && (await this.#knownClient(discovery.authorizationServer.issuer));
-      if (!discovery || !client || !stale.refresh_token) return undefined;
-      try {
-        const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, stale.refresh_token, discovery.resource, this.#backChannel);
-        return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, stale), "refresh_token");
-      } catch (error) {
-        if (!isOAuthError(error) || error.transient) throw error;
-        if (error.oauthError === "invalid_grant") await this.#forgetTokens(discovery, stale);
-        return undefined; // a full authorization follows
-      }
-    });
+    return this.#exclusive(stale, () =>
+      this.#locked(this.#o.lockTimeoutMs, stale, async (stored) => {
+        const discovery = this.#discovery;
+        const current = stored?.refresh_token ? stored : stale;
+        const client = discovery && (await this.#knownClient(discovery.authorizationServer.issuer));
+        if (!discovery || !client || !current.refresh_token) return undefined;
+        try {
+          const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, current.refresh_token, discovery.resource, this.#backChannel);
+          return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token");
+        } catch (error) {
+          if (!isOAuthError(error) || error.transient) throw error;
+          if (error.oauthError === "invalid_grant") await this.#forgetTokens(discovery, current);
+          return undefined; // a full authorization follows
+        }
+      }),
+    );
   }
 
   /**
@@ -93,46 +114,49 @@ export class Session {
    * that newer token is returned instead of starting another login.
    */
   authorize(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp = false): Promise<TokenRecord> {
-    return this.#exclusive(rejected, async () => {
-      const discovery = await this.#discover(challenge?.resourceMetadata);
-      const as = discovery.authorizationServer;
-      const interactive = this.#o.grant === "authorization_code";
-      const scope = selectScopes({
-        challenged: challenge?.scope,
-        configured: this.#o.scopes,
-        resourceScopes: discovery.scopesSupported,
-        serverScopes: as.scopes_supported,
-        refreshable: interactive,
-        ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
+    // Another process's login may take as long as a browser may: wait for it that long, and use its tokens.
+    return this.#exclusive(rejected, () => this.#locked(this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs, rejected, () => this.#login(challenge, rejected, stepUp))) as Promise<TokenRecord>;
+  }
+
+  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean): Promise<TokenRecord> {
+    const discovery = await this.#discover(challenge?.resourceMetadata);
+    const as = discovery.authorizationServer;
+    const interactive = this.#o.grant === "authorization_code";
+    const scope = selectScopes({
+      challenged: challenge?.scope,
+      configured: this.#o.scopes,
+      resourceScopes: discovery.scopesSupported,
+      serverScopes: as.scopes_supported,
+      refreshable: interactive,
+      ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
+    });
+    if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
+    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope);
+    const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
+    const run = (registration: ClientRecord | undefined) =>
+      authorizeInBrowser({
+        as,
+        resource: discovery.resource,
+        scope,
+        ports: this.#callbackPorts(registration),
+        prepareClient: (redirectUri) => this.#prepareClient(discovery, redirectUri, registration, scope),
+        openBrowser: this.#o.openBrowser ?? openSystemBrowser,
+        timeoutMs: this.#o.callbackTimeoutMs,
+        signal: this.#o.signal,
+        fetch: this.#backChannel,
+        onEvent: this.#o.onEvent,
+        signingKey: this.#o.signingKey,
       });
-      if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
-      if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope);
-      const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
-      const run = (registration: ClientRecord | undefined) =>
-        authorizeInBrowser({
-          as,
-          resource: discovery.resource,
-          scope,
-          ports: this.#callbackPorts(registration),
-          prepareClient: (redirectUri) => this.#prepareClient(discovery, redirectUri, registration, scope),
-          openBrowser: this.#o.openBrowser ?? openSystemBrowser,
-          timeoutMs: this.#o.callbackTimeoutMs,
-          signal: this.#o.signal,
-          fetch: this.#backChannel,
-          onEvent: this.#o.onEvent,
-          signingKey: this.#o.signingKey,
-        });
-      let result;
-      try {
-        result = await run(stored);
-      } catch (error) {
-        // A registration the server forgot surfaces as invalid_client at the token endpoint: register anew, once.
-        if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && (this.#client?.source === "dynamic" || this.#client?.source === "stored"))) throw error;
-        await this.#dropClient(as.issuer, "the token endpoint answered invalid_client");
-        result = await run(undefined);
-      }
-      return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code");
-    }) as Promise<TokenRecord>;
+    let result;
+    try {
+      result = await run(stored);
+    } catch (error) {
+      // A registration the server forgot surfaces as invalid_client at the token endpoint: register anew, once.
+      if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && (this.#client?.source === "dynamic" || this.#client?.source === "stored"))) throw error;
+      await this.#dropClient(as.issuer, "the token endpoint answered invalid_client");
+      result = await run(undefined);
+    }
+    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code");
   }
 
   /** Client credentials or enterprise-managed authorization: a pre-registered client, no browser. */
@@ -170,8 +194,53 @@ export class Session {
     return flight;
   }
 
+  /**
+   * Runs `task` holding the token lock shared with other processes, after reading the store again: when
+   * another holder stored usable tokens other than `seen` meanwhile, they are taken instead. While the
+   * lock is busy the store is polled the same way, so a waiter gets the holder's tokens as soon as they land.
+   */
+  #locked(waitMs: number, seen: TokenRecord | undefined, task: (stored: TokenRecord | undefined) => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
+    const settings = { lock: this.#o.lock, leaseMs: this.#o.lockLeaseMs, commandTimeoutMs: this.#o.storageTimeoutMs, signal: this.#o.signal, logger: this.#o.logger };
+    const adoptable = async () => {
+      const stored = await this.#storedTokens();
+      return { stored, usable: stored && stored.access_token !== seen?.access_token && !this.#isExpired(stored) ? this.#adopt(stored) : undefined };
+    };
+    return underLock(
+      settings,
+      this.store.lockKey(),
+      waitMs,
+      async () => {
+        const { stored, usable } = await adoptable();
+        return usable ?? (await task(stored));
+      },
+      async () => (await adoptable()).usable,
+    );
+  }
+
+  /** The tokens in the store now, for the issuer of the stored discovery when this process has none yet. */
+  async #storedTokens(): Promise<TokenRecord | undefined> {
+    if (!this.#discovery) {
+      const discovery = await this.store.getDiscovery();
+      if (discovery) this.#setDiscovery(discovery);
+    }
+    const issuer = this.#discovery?.authorizationServer.issuer;
+    return issuer === undefined ? undefined : this.store.getTokens(issuer);
+  }
+
+  #adopt(tokens: TokenRecord): TokenRecord {
+    this.#tokens = tokens;
+    this.#o.onEvent({ type: "tokens_adopted", expiresAt: tokens.expires_at });
+    return tokens;
+  }
+
   #isFresh(tokens: TokenRecord): boolean {
-    return tokens.expires_at === undefined || tokens.expires_at - refreshMarginMs > this.#o.now();
+    if (tokens.expires_at === undefined) return true;
+    const margin = Math.min(refreshMarginMs, (tokens.expires_at - tokens.obtained_at) / 2);
+    return tokens.expires_at - margin > this.#o.now();
+  }
+
+  #isExpired(tokens: TokenRecord): boolean {
+    return tokens.expires_at !== undefined && tokens.expires_at <= this.#o.now();
   }
 
   #load(): Promise<void> {
@@ -181,7 +250,7 @@ export class Session {
       this.#setDiscovery(discovery);
       this.#tokens = await this.store.getTokens(discovery.authorizationServer.issuer);
       if (this.#tokens && this.#isFresh(this.#tokens)) this.#o.onEvent({ type: "token_reused", expiresAt: this.#tokens.expires_at });
-    })().catch((error: unknown) => {
+    })().then(() => void (this.#ready = true), (error: unknown) => {
       this.#loaded = undefined; // a store that was down may be back next time
       throw error;
     });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { OAuthError } from "./errors.js";
+import { isOAuthError, OAuthError } from "./errors.js";
 import type { OAuthLogger, TokenStorage } from "./options.js";
 
 /*
@@ -7,6 +7,7 @@ import type { OAuthLogger, TokenStorage } from "./options.js";
  *   mcp-oauth:v1:<serverKey>:discovery          what discovery found for this MCP server
  *   mcp-oauth:v1:<serverKey>:<issuer>:client    the dynamic registration at that authorization server
  *   mcp-oauth:v1:<serverKey>:<issuer>:tokens    the tokens that server issued for this MCP server
+ *   mcp-oauth:v1:<serverKey>:lock               the token lock's key (in the lock, not in the store)
  * Credentials are keyed by issuer so a server that moves to another authorization server never
  * receives credentials issued by the old one.
  */
@@ -66,6 +67,9 @@ const schemas = { discovery: discoverySchema, client: clientSchema, tokens: toke
 type RecordOf<K extends Kind> = z.infer<(typeof schemas)[K]>;
 
 export class TokenStore {
+  /** Keys already warned about: a corrupt record read again (polling under the lock) warns once. */
+  readonly #warned = new Set<string>();
+
   constructor(
     private readonly storage: TokenStorage,
     private readonly serverKey: string,
@@ -74,6 +78,11 @@ export class TokenStore {
 
   key(kind: Kind, issuer?: string): string {
     return kind === "discovery" ? `${prefix}${this.serverKey}:discovery` : `${prefix}${this.serverKey}:${issuer}:${kind}`;
+  }
+
+  /** Every writer of this server's tokens holds this lock, across processes. */
+  lockKey(): string {
+    return `${prefix}${this.serverKey}:lock`;
   }
 
   getDiscovery(): Promise<DiscoveryRecord | undefined> {
@@ -108,6 +117,9 @@ export class TokenStore {
     try {
       raw = await this.storage.get(this.key(kind, issuer));
     } catch (cause) {
+      // A record that does not decrypt is not treated as absent: a login would overwrite it for every
+      // process that holds the right key.
+      if (isOAuthError(cause, "decryption_failed")) throw cause;
       throw new OAuthError("storage_failed", `token store: could not read the ${kind} record`, { cause, transient: true });
     }
     if (raw === undefined || raw === null) return undefined;
@@ -115,7 +127,9 @@ export class TokenStore {
     const parsed = schemas[kind].safeParse(value);
     if (!parsed.success) {
       // A corrupt record must not wedge the client: treat it as absent and let the flow rebuild it.
-      this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${this.key(kind, issuer)})`);
+      const key = this.key(kind, issuer);
+      if (!this.#warned.has(key)) this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${key})`);
+      this.#warned.add(key);
       return undefined;
     }
     return parsed.data as RecordOf<K>;
@@ -124,6 +138,7 @@ export class TokenStore {
   private async write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<void> {
     try {
       await this.storage.set(this.key(kind, issuer), record, ttlMs);
+      this.#warned.delete(this.key(kind, issuer));
     } catch {
       // What was obtained stays usable in memory; losing the write must not fail the request that
       // paid for it (possibly with a browser login). The next process will have to redo this step.

@@ -1,0 +1,93 @@
+import { OAuthError, isOAuthError } from "./errors.js";
+import { withDeadline } from "./guard-storage.js";
+import type { OAuthLogger } from "./options.js";
+import type { LockHandle, TokenLock } from "./token-lock.js";
+
+export interface LockSettings {
+  lock: TokenLock;
+  leaseMs: number;
+  /** Deadline of each lock command. */
+  commandTimeoutMs: number;
+  signal: AbortSignal | undefined;
+  logger: OAuthLogger;
+}
+
+const firstPollMs = 20;
+const maxPollMs = 250;
+
+/**
+ * Runs `task` holding the lock `key`, renewing the lease until it settles. While another holder has the
+ * lock, `poll` runs between attempts (with a backoff from 20 ms to 250 ms): a value it returns ends the
+ * wait without taking the lock, which is how a waiter picks up what the holder stored. Waits at most
+ * `waitMs`, then throws `lock_timeout`.
+ */
+export async function underLock<T>(settings: LockSettings, key: string, waitMs: number, task: () => Promise<T>, poll: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = firstPollMs; ; delay = Math.min(delay * 2, maxPollMs)) {
+    const handle = await take(settings, key);
+    if (handle) return holding(settings, handle, task);
+    const value = await poll();
+    if (value !== undefined) return value;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new OAuthError("lock_timeout", `another process held the token lock for more than ${waitMs} ms`, { transient: true });
+    }
+    await sleep(Math.min(delay, left), settings.signal);
+  }
+}
+
+async function holding<T>(settings: LockSettings, handle: LockHandle, task: () => Promise<T>): Promise<T> {
+  const renew = setInterval(() => {
+    command(settings, () => handle.extend(settings.leaseMs), "renewing").then(
+      (held) => held || settings.logger.warn("mcp-oauth: the token lock's lease ended while it was held; another process may refresh too"),
+      () => settings.logger.warn("mcp-oauth: could not renew the token lock's lease"),
+    );
+  }, settings.leaseMs / 3);
+  renew.unref();
+  try {
+    return await task();
+  } finally {
+    clearInterval(renew);
+    // A lock that cannot be released is freed when its lease ends.
+    await command(settings, () => handle.release(), "releasing").catch(() => settings.logger.warn("mcp-oauth: could not release the token lock; it frees itself when its lease ends"));
+  }
+}
+
+/**
+ * One attempt to take the lock. An attempt that timed out may still succeed later (Redis replays the
+ * commands it queued while reconnecting): a lock that arrives too late is released at once, or it would
+ * block every process for a whole lease.
+ */
+async function take(settings: LockSettings, key: string): Promise<LockHandle | undefined> {
+  const attempt = settings.lock.acquire(key, settings.leaseMs);
+  try {
+    return await command(settings, () => attempt, "taking");
+  } catch (error) {
+    attempt.then((late) => late?.release()).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function command<T>(settings: LockSettings, run: () => Promise<T>, doing: string): Promise<T> {
+  try {
+    return await withDeadline(run(), settings.commandTimeoutMs, `the token lock (${doing})`);
+  } catch (cause) {
+    if (isOAuthError(cause)) throw cause;
+    throw new OAuthError("storage_failed", `token lock: ${doing} the lock failed`, { cause, transient: true });
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new OAuthError("aborted", "aborted while waiting for the token lock", { cause: signal.reason }));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new OAuthError("aborted", "aborted while waiting for the token lock", { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
