@@ -1,15 +1,13 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Request, type RequestHandler, type Response } from "express";
-import * as z from "zod";
 import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
 import {
   createOAuthMetadata,
   getOAuthProtectedResourceMetadataUrl,
   mcpAuthRouter,
 } from "@modelcontextprotocol/sdk/server/auth/router.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { handleMcpRequest } from "./mcp-tools.js";
 import { SdkAuthProvider, type SdkAuthFaults } from "./sdk-auth-provider.js";
 
 export type { SdkAuthFaults } from "./sdk-auth-provider.js";
@@ -140,7 +138,7 @@ export async function startSdkAuthServer(options: SdkAuthServerOptions = {}): Pr
       resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(new URL(mcpUrl)),
     }),
   );
-  app.post("/mcp", express.json(), handleMcpPost);
+  app.post("/mcp", express.json(), (req, res) => void handleMcpRequest(req, res, req.body));
   // Stateless: no standalone SSE stream and no session to delete, as in the SDK's stateless example.
   app.get("/mcp", methodNotAllowed);
   app.delete("/mcp", methodNotAllowed);
@@ -164,34 +162,6 @@ export async function startSdkAuthServer(options: SdkAuthServerOptions = {}): Pr
         httpServer.closeAllConnections();
       })),
   };
-}
-
-function createMcpServer(): McpServer {
-  const server = new McpServer({ name: "sdk-auth-test-server", version: "1.0.0" });
-  server.registerTool(
-    "add",
-    { description: "Add two numbers", inputSchema: { a: z.number(), b: z.number() } },
-    async ({ a, b }) => ({ content: [{ type: "text", text: String(a + b) }] }),
-  );
-  return server;
-}
-
-async function handleMcpPost(req: Request, res: Response): Promise<void> {
-  const server = createMcpServer();
-  // No sessionIdGenerator means stateless; exactOptionalPropertyTypes forbids spelling it `undefined`.
-  const transport = new StreamableHTTPServerTransport({});
-  res.on("close", () => {
-    void transport.close();
-    void server.close();
-  });
-  try {
-    await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
-  } catch {
-    if (!res.headersSent) {
-      res.status(500).json({ jsonrpc: "2.0", error: { code: -32603, message: "Internal server error" }, id: null });
-    }
-  }
 }
 
 function methodNotAllowed(_req: Request, res: Response): void {

@@ -149,7 +149,7 @@ describe("sdk-auth-server peer", () => {
 
     const init = await mcp(tokens.access_token, initialize);
     expect(init.status).toBe(200);
-    expect(await rpcResult(init)).toMatchObject({ serverInfo: { name: "sdk-auth-test-server" } });
+    expect(await rpcResult(init)).toMatchObject({ serverInfo: { name: "mcp-oauth-provider-example" } });
 
     const call = await mcp(tokens.access_token, {
       jsonrpc: "2.0",
