@@ -45,12 +45,17 @@ export function isUsableRegistration(client: ClientRecord, redirectUri: string, 
   return client.redirect_uris.includes(redirectUri) && !secretExpired;
 }
 
-/** RFC 7591 dynamic registration as a native public client (SEP-837 `application_type`). */
+/**
+ * RFC 7591 dynamic registration as a native public client (SEP-837 `application_type`). `scope` is the
+ * scope the authorization will ask for, registered with it (as the MCP SDK does): servers that limit a
+ * client to its registered scope would otherwise refuse the request.
+ */
 export async function registerClient(
   as: AuthorizationServerMetadata,
   redirectUri: string,
   options: Pick<ResolvedOptions, "clientName" | "scopes" | "additionalClientMetadata">,
   fetch: FetchLike,
+  scope: string | undefined = options.scopes.length > 0 ? options.scopes.join(" ") : undefined,
 ): Promise<ClientRecord> {
   if (!as.registration_endpoint) {
     throw new OAuthError(
@@ -65,7 +70,7 @@ export async function registerClient(
     response_types: ["code"],
     token_endpoint_auth_method: dynamicMethod(as),
     application_type: "native",
-    ...(options.scopes.length > 0 ? { scope: options.scopes.join(" ") } : {}),
+    ...(scope ? { scope } : {}),
     ...options.additionalClientMetadata,
   };
   try {

@@ -232,7 +232,7 @@ export class Session {
       await this.#dropClient(as.issuer, problem, stored.client_id);
     }
     assertSecureEndpoint(as.registration_endpoint ?? as.authorization_endpoint ?? "", "registration_endpoint");
-    const registered = await registerClient(as, redirectUri, this.#o, this.#backChannel);
+    const registered = await registerClient(as, redirectUri, this.#o, this.#backChannel, scope);
     const expiresAt = registered.client_secret_expires_at ?? 0;
     await this.store.setClient(as.issuer, registered, expiresAt > 0 ? Math.max(expiresAt * 1000 - this.#o.now(), 1) : undefined);
     return this.#useClient(as.issuer, registered, "dynamic");

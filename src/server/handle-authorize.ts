@@ -90,10 +90,12 @@ function validateAuthorizationRequest(
   if (params.get("code_challenge_method") !== "S256") throw invalidRequest("code_challenge_method must be S256");
   if (!isS256Challenge(challenge)) throw invalidRequest("code_challenge is not an S256 challenge (43 base64url characters)");
 
+  // A client that registered a scope gets at most that (RFC 7591 §2), and never beyond what the server supports.
+  const allowed = client.scope === undefined ? o.scopesSupported : parseScope(client.scope).filter((s) => o.scopesSupported.includes(s));
   const requested = parseScope(params.get("scope"));
-  const unknown = requested.filter((s) => !o.scopesSupported.includes(s));
-  if (unknown.length > 0) throw new OAuthServerError("invalid_scope", `unknown scope: ${unknown.join(" ").slice(0, 200)}`);
-  const scopes = requested.length > 0 ? requested : parseScope(client.scope).filter((s) => o.scopesSupported.includes(s));
+  const refused = requested.filter((s) => !allowed.includes(s));
+  if (refused.length > 0) throw new OAuthServerError("invalid_scope", `scope not allowed for this client: ${refused.join(" ").slice(0, 200)}`);
+  const defaults = client.scope === undefined ? o.registration.defaultScopes.filter((s) => allowed.includes(s)) : allowed;
 
   // Without `resource` the tokens are still bound to the one resource this server protects.
   const resourceParam = params.get("resource");
@@ -107,7 +109,7 @@ function validateAuthorizationRequest(
     clientId: client.client_id,
     redirectUri,
     redirectUriProvidedExplicitly: explicit,
-    scopes: scopes.length > 0 ? scopes : o.registration.defaultScopes,
+    scopes: requested.length > 0 ? requested : defaults,
     state: params.get("state"),
     codeChallenge: challenge,
     resource: o.resource,

@@ -163,3 +163,24 @@ describe("/authorize: errors after the redirect URI is known go back to the clie
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
+
+describe("/authorize: scopes are limited to what the client registered (S17)", () => {
+  it("refuses a scope the server supports but the client did not register", async () => {
+    const t = await serverUnderTest();
+    const client = await t.register({ scope: "mcp:tools" });
+    expectErrorRedirect(t, await t.authorize(request(t, client.client_id, { scope: "mcp:tools mcp:admin" })), "invalid_scope");
+    const narrow = await t.authorize(request(t, client.client_id, { scope: "mcp:tools" }));
+    expect(new URL(narrow.headers.get("location") ?? "").searchParams.get("code")).toBeTruthy();
+  });
+
+  it("with no scope asked for, grants the client's registered scope only, never the server's defaults beyond it", async () => {
+    const registered = (client_id: string, scope: string) => ({
+      client_id, scope, client_id_issued_at: 0, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none" as const, grant_types: ["authorization_code"], response_types: ["code"],
+    });
+    const t = await serverUnderTest({ clients: [registered("admin-only", "mcp:admin"), registered("retired", "mcp:retired")] });
+    const admin = await t.redeem({ client_id: "admin-only", redirect_uris: [REDIRECT_URI] }, await t.login({ client_id: "admin-only", redirect_uris: [REDIRECT_URI] }, { scope: undefined }));
+    expect(((await admin.json()) as { scope?: string }).scope).toBe("mcp:admin");
+    const retired = await t.redeem({ client_id: "retired", redirect_uris: [REDIRECT_URI] }, await t.login({ client_id: "retired", redirect_uris: [REDIRECT_URI] }, { scope: undefined }));
+    expect(((await retired.json()) as { scope?: string }).scope).toBeUndefined();
+  });
+});

@@ -3,7 +3,7 @@ import { REDIRECT_URI, loadConsentPage, pkce, serverUnderTest, type ServerUnderT
 
 /** Starts an authorization with the consent page on (the default), returning the consent URL. */
 async function startConsent(t: ServerUnderTest, clientMetadata: Record<string, unknown> = {}): Promise<string> {
-  const client = await t.register(clientMetadata);
+  const client = await t.register({ scope: "mcp:tools mcp:admin", ...clientMetadata });
   const response = await t.authorize({
     response_type: "code",
     client_id: client.client_id,
