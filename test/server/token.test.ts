@@ -71,6 +71,19 @@ describe("/token: the authorization_code grant", () => {
     expect(await oauthError(await t.refresh(client, first.refresh_token ?? ""))).toMatchObject({ error: "invalid_grant" });
   });
 
+  it("a spent code replayed without the PKCE verifier or the redirect URI is refused but revokes nothing", async () => {
+    const t = await serverUnderTest();
+    const client = await t.register();
+    const login = await t.login(client);
+    const first = await tokens(await t.redeem(client, login));
+    // Whoever saw the code in a log or a Referer has neither the verifier nor, necessarily, the redirect URI.
+    expect(await oauthError(await t.redeem(client, login, { code_verifier: pkce().verifier }))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await t.redeem(client, login, { redirect_uri: undefined }))).toMatchObject({ status: 400, error: "invalid_request" });
+    expect(await oauthError(await t.redeem(client, login, { redirect_uri: "http://127.0.0.1:9/other" }))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect((await t.mcp(first.access_token)).status).toBe(200);
+    expect((await t.refresh(client, first.refresh_token ?? "")).status).toBe(200);
+  });
+
   it("two concurrent redemptions of one code: exactly one succeeds (atomic consume)", async () => {
     const t = await serverUnderTest();
     const client = await t.register();
