@@ -76,7 +76,8 @@ async function replayOrRevoke(
   deps: RefreshGrantDeps,
 ): Promise<TokenResponseBody> {
   const now = o.now();
-  const inWindow = record.rotatedAt !== undefined && now - record.rotatedAt <= o.refreshGraceMs;
+  // A window of 0 is off: a replay in the very millisecond of the rotation is still a replay.
+  const inWindow = record.rotatedAt !== undefined && o.refreshGraceMs > 0 && now - record.rotatedAt < o.refreshGraceMs;
   // "Immediately previous": the successor must itself still be the live token, or this is an older generation.
   const next = inWindow && record.successorId ? await deps.loadRefreshToken(record.successorId) : undefined;
   const sealed = next && next.rotatedAt === undefined && record.successor ? (openForToken(token, record.successor) as Successor | undefined) : undefined;

@@ -98,6 +98,15 @@ describe("/token: the grace window and reuse detection (S27)", () => {
     expect((await t.mcp(second.access_token)).status).toBe(401);
   });
 
+  it("with the window set to 0, of two concurrent refreshes in the same millisecond exactly one succeeds", async () => {
+    const { t, client, first } = await loggedIn({ refreshTokenGraceSeconds: 0 });
+    const responses = await Promise.all([t.refresh(client, first.refresh_token!), t.refresh(client, first.refresh_token!)]);
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 400]);
+    // The loser was a reuse: the family is gone, the winner's tokens included.
+    const winner = await tokens(responses.find((r) => r.status === 200)!);
+    expect((await t.mcp(winner.access_token)).status).toBe(401);
+  });
+
   it("with the window set to 0, any reuse revokes the family", async () => {
     const { t, client, first } = await loggedIn({ refreshTokenGraceSeconds: 0 });
     const second = await tokens(await t.refresh(client, first.refresh_token!));
