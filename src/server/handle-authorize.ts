@@ -7,9 +7,10 @@ import { OAuthServerError, asServerError, invalidRequest } from "./server-errors
 import { hashToken, isS256Challenge, randomToken } from "./token-crypto.js";
 import type { Approval, AuthorizationCode, AuthorizationRequest, RegisteredClient } from "./types.js";
 
-/** What /authorize needs from the provider: the client lookup and the subclass's user interaction. */
+/** What /authorize needs from the provider: the client lookup, the redirect trust policy and the subclass's user interaction. */
 export interface AuthorizeDeps {
   getClient(clientId: string): Promise<RegisteredClient | undefined>;
+  trustsRedirectUri(client: RegisteredClient, redirectUri: string): boolean;
   authorize(client: RegisteredClient, request: AuthorizationRequest, httpRequest: Request): Promise<string>;
 }
 
@@ -25,8 +26,11 @@ export function canonicalResource(value: string): string | undefined {
 
 /**
  * The authorization endpoint. Until the client and its redirect URI are verified, every problem is an
- * error page (never a redirect: RFC 9700 §4.11.2 open redirector). After that, errors go back to the
- * client as redirects carrying `error`, `state` and `iss` (RFC 9207), and the subclass takes over.
+ * error page. After that, the user has still seen nothing, so an error goes back to the client as a
+ * redirect (with `error`, `state` and `iss`, RFC 9207) only when the provider trusts the redirect URI;
+ * otherwise anyone could register a client and use this server to bounce browsers to any site (RFC 9700
+ * §4.11.2, open redirector), and the error page is shown instead. Once the subclass has the user
+ * (consent page), a denial goes back as a redirect: the user has seen where it goes.
  */
 export async function handleAuthorize(request: Request, o: ResolvedProviderOptions, deps: AuthorizeDeps): Promise<Response> {
   let params: Map<string, string>;
@@ -64,13 +68,13 @@ export async function handleAuthorize(request: Request, o: ResolvedProviderOptio
   const state = params.get("state");
   // S19 / RFC 9700 §4.12: a 307 would make the browser re-post the form body to the client.
   const status = request.method === "POST" ? 303 : 302;
-  const redirectError = (e: OAuthServerError) =>
-    redirect(authorizationResponseUrl(redirectUri, { error: e.error, error_description: e.description }, state, o.issuer), status);
   try {
     const authorization = validateAuthorizationRequest(params, client, redirectUri, requestedRedirect !== undefined, o);
     return redirect(await deps.authorize(client, authorization, request), status);
   } catch (error) {
-    return redirectError(asServerError(error, o.onError));
+    const e = asServerError(error, o.onError);
+    if (!deps.trustsRedirectUri(client, redirectUri)) return errorPage(e.error, e.description, e.status);
+    return redirect(authorizationResponseUrl(redirectUri, { error: e.error, error_description: e.description }, state, o.issuer), status);
   }
 }
 

@@ -72,6 +72,8 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   readonly #accessTokens = new Map<string, AccessToken>();
   readonly #refreshTokens = new Map<string, RefreshToken>();
   readonly #pending = new Map<string, PendingConsent>();
+  /** Ids of the `clients` option: configured by the operator, so their redirect URIs are trusted. */
+  readonly #preRegistered = new Set<string>();
   readonly #autoApprove: boolean;
   readonly #authenticateUser: (request: Request) => string | undefined | Promise<string | undefined>;
 
@@ -79,12 +81,19 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     super(options, extraShape);
     this.#autoApprove = options.autoApprove ?? false;
     this.#authenticateUser = options.authenticateUser ?? (() => "user");
-    for (const client of options.clients ?? []) this.#clients.set(client.client_id, client);
+    for (const client of options.clients ?? []) {
+      this.#clients.set(client.client_id, client);
+      this.#preRegistered.add(client.client_id);
+    }
     this.addRoute("/consent", "GET, POST", (request) => (request.method === "GET" ? this.#showConsent(request) : this.#decide(request)));
   }
 
   async getClient(clientId: string): Promise<RegisteredClient | undefined> {
     return this.#clients.get(clientId);
+  }
+
+  protected override trustsRedirectUri(client: RegisteredClient, redirectUri: string): boolean {
+    return this.#preRegistered.has(client.client_id) || super.trustsRedirectUri(client, redirectUri);
   }
 
   async registerClient(client: RegisteredClient): Promise<void> {

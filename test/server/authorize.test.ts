@@ -106,7 +106,33 @@ describe("/authorize: exact redirect URI matching, loopback port excepted (RFC 9
   });
 });
 
-describe("/authorize: errors after the redirect URI is known go back to the client with state and iss (S14, S15)", () => {
+describe("/authorize: errors before any user interaction are redirected only to a trusted redirect URI (RFC 9700 §4.11.2)", () => {
+  const remote = "https://app.example.com/cb";
+
+  it("a dynamically registered client with a remote redirect URI gets the error page, never a redirect", async () => {
+    const t = await serverUnderTest();
+    const client = await t.register({ redirect_uris: [remote] });
+    const cases: [Record<string, string | undefined>, string][] = [
+      [{ response_type: "bogus" }, "unsupported_response_type"],
+      [{ code_challenge: undefined }, "invalid_request"],
+      [{ scope: "root" }, "invalid_scope"],
+      [{ resource: "https://other.example.com/mcp" }, "invalid_target"],
+    ];
+    for (const [overrides, error] of cases) {
+      await expectErrorPage(await t.authorize(request(t, client.client_id, { redirect_uri: remote, ...overrides })), error);
+    }
+    // A valid request still goes through: only errors are held back.
+    expect(new URL((await t.authorize(request(t, client.client_id, { redirect_uri: remote }))).headers.get("location") ?? "").searchParams.get("code")).toBeTruthy();
+  });
+
+  it("a pre-registered client's remote redirect URI is trusted: the error is redirected with state and iss", async () => {
+    const client = { client_id: "known", client_id_issued_at: 0, redirect_uris: [remote], token_endpoint_auth_method: "none" as const, grant_types: ["authorization_code"], response_types: ["code"] };
+    const t = await serverUnderTest({ clients: [client] });
+    expectErrorRedirect(t, await t.authorize(request(t, "known", { redirect_uri: remote, response_type: "bogus" })), "unsupported_response_type", remote);
+  });
+});
+
+describe("/authorize: errors for a loopback redirect URI go back to the client with state and iss (S14, S15)", () => {
   const cases: [string, Record<string, string | undefined>, string][] = [
     ["a wrong response_type", { response_type: "token" }, "unsupported_response_type"],
     ["a missing response_type", { response_type: undefined }, "invalid_request"],
