@@ -14,6 +14,9 @@ export interface AuthorizeDeps {
   authorize(client: RegisteredClient, request: AuthorizationRequest, httpRequest: Request): Promise<string>;
 }
 
+/** Longest `state` accepted. Clients use a few dozen characters; 2 KB leaves room for encoded app state. */
+export const maxStateLength = 2048;
+
 /**
  * RFC 8707 resource indicators are compared as URLs (scheme and host case, default port) with one
  * trailing slash ignored, the way clients derive them from the MCP URL. Undefined: not an absolute
@@ -41,6 +44,8 @@ export async function handleAuthorize(request: Request, o: ResolvedProviderOptio
     return errorPage(e.error, e.description);
   }
 
+  // `state` is echoed back and kept while the user decides: bounded, so requests cannot fill memory.
+  if ((params.get("state")?.length ?? 0) > maxStateLength) return errorPage("invalid_request", `state is longer than ${maxStateLength} characters`);
   const clientId = params.get("client_id");
   if (!clientId) return errorPage("invalid_request", "the request has no client_id");
   let client: RegisteredClient | undefined;

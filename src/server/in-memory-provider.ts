@@ -3,6 +3,7 @@ import { consentCookie, readCookie, renderConsentPage } from "./consent-page.js"
 import { escapeHtml, page, pageHeaders } from "./html.js";
 import { readForm } from "./http.js";
 import { OAuthProvider } from "./oauth-provider.js";
+import { OAuthServerError } from "./server-errors.js";
 import type { OAuthProviderOptions } from "./options.js";
 import { hashToken, randomToken, safeEqual } from "./token-crypto.js";
 import type {
@@ -29,10 +30,22 @@ export interface InMemoryOAuthProviderOptions extends OAuthProviderOptions {
   authenticateUser?: (request: Request) => string | undefined | Promise<string | undefined>;
   /** Pre-registered clients (secrets as `hashToken(secret)` in `client_secret_hash`). */
   clients?: RegisteredClient[];
+  /**
+   * Most authorization requests kept waiting for the user's decision (each for 10 minutes); beyond it
+   * the oldest is dropped. Bounds the memory unauthenticated `/authorize` requests can take. Default 10000.
+   */
+  maxPendingConsents?: number;
+  /**
+   * Most clients `/register` accepts (pre-registered `clients` do not count); beyond it registration
+   * answers 403 `access_denied`. Registrations are never dropped, so this bounds their memory. Default 1000.
+   */
+  maxRegisteredClients?: number;
 }
 
+/** What the consent page needs; not the client record itself, which may be large. */
 interface PendingConsent {
-  client: RegisteredClient;
+  clientId: string;
+  clientName: string | undefined;
   request: AuthorizationRequest;
   expiresAt: number;
   /** Hash of the CSRF token of the page last rendered for this request. */
@@ -42,6 +55,8 @@ interface PendingConsent {
 const extraShape = {
   autoApprove: z.boolean().optional(),
   authenticateUser: z.custom<(request: Request) => unknown>((value) => typeof value === "function", "expected a function").optional(),
+  maxPendingConsents: z.number().int().positive().optional(),
+  maxRegisteredClients: z.number().int().positive().optional(),
   clients: z
     .array(
       z
@@ -59,6 +74,8 @@ const extraShape = {
 };
 
 const consentTtlMs = 10 * 60_000;
+/** Expired records are dropped at most this often: a sweep walks every record. */
+const sweepIntervalMs = 60_000;
 
 /**
  * The reference `OAuthProvider`: everything in process memory (lost on restart), a consent page at
@@ -75,11 +92,16 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   /** Ids of the `clients` option: configured by the operator, so their redirect URIs are trusted. */
   readonly #preRegistered = new Set<string>();
   readonly #autoApprove: boolean;
+  readonly #maxPending: number;
+  readonly #maxClients: number;
+  #sweptAt = -Infinity;
   readonly #authenticateUser: (request: Request) => string | undefined | Promise<string | undefined>;
 
   constructor(options: InMemoryOAuthProviderOptions) {
     super(options, extraShape);
     this.#autoApprove = options.autoApprove ?? false;
+    this.#maxPending = options.maxPendingConsents ?? 10_000;
+    this.#maxClients = options.maxRegisteredClients ?? 1_000;
     this.#authenticateUser = options.authenticateUser ?? (() => "user");
     for (const client of options.clients ?? []) {
       this.#clients.set(client.client_id, client);
@@ -97,6 +119,9 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   async registerClient(client: RegisteredClient): Promise<void> {
+    if (this.#clients.size - this.#preRegistered.size >= this.#maxClients) {
+      throw new OAuthServerError("access_denied", "this server accepts no more client registrations", 403);
+    }
     this.#clients.set(client.client_id, client);
   }
 
@@ -107,8 +132,13 @@ export class InMemoryOAuthProvider extends OAuthProvider {
       return this.approve(request, { subject });
     }
     this.#sweep();
+    // Maps iterate in insertion order: the first key is the oldest request.
+    for (const oldest of this.#pending.keys()) {
+      if (this.#pending.size < this.#maxPending) break;
+      this.#pending.delete(oldest);
+    }
     const id = randomToken();
-    this.#pending.set(id, { client, request, expiresAt: this.options.now() + consentTtlMs });
+    this.#pending.set(id, { clientId: client.client_id, clientName: client.client_name, request, expiresAt: this.options.now() + consentTtlMs });
     return new URL(`${this.options.basePath}/consent?request=${id}`, this.options.baseUrl).href;
   }
 
@@ -160,13 +190,16 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   #store(tokens: TokenSet): void {
+    this.#sweep();
     this.#accessTokens.set(tokens.accessToken.id, tokens.accessToken);
     if (tokens.refreshToken) this.#refreshTokens.set(tokens.refreshToken.id, tokens.refreshToken);
   }
 
-  /** Drops expired records, so memory stays bounded by what is live. */
+  /** Drops expired records, so memory stays bounded by what is live. Runs on /authorize and on the token path. */
   #sweep(): void {
     const now = this.options.now();
+    if (now - this.#sweptAt < sweepIntervalMs) return;
+    this.#sweptAt = now;
     for (const [id, code] of this.#codes) if (code.expiresAt <= now) this.#codes.delete(id);
     for (const [id, token] of this.#accessTokens) if (token.expiresAt <= now) this.#accessTokens.delete(id);
     for (const [id, token] of this.#refreshTokens) if (token.expiresAt !== undefined && token.expiresAt <= now) this.#refreshTokens.delete(id);
@@ -181,14 +214,14 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     if (subject === undefined) return message(401, "Sign in first, then start again from the application.");
     const csrfToken = randomToken();
     pending.csrfHash = hashToken(csrfToken);
-    const { client, request: authorization } = pending;
+    const { request: authorization } = pending;
     return renderConsentPage(
       {
         action: `${this.options.basePath}/consent`,
         requestId: id,
         csrfToken,
-        clientId: client.client_id,
-        clientName: client.client_name,
+        clientId: pending.clientId,
+        clientName: pending.clientName,
         redirectUri: authorization.redirectUri,
         scopes: authorization.scopes,
         resource: authorization.resource,
