@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { errorPage } from "./html.js";
 import { parseScope, readForm, singleValued } from "./http.js";
 import type { ResolvedProviderOptions } from "./options.js";
-import { matchRedirectUri } from "./redirect-uri.js";
+import { matchRedirectUri, redirectUriProblem } from "./redirect-uri.js";
 import { OAuthServerError, asServerError, invalidRequest } from "./server-errors.js";
 import { hashToken, isS256Challenge, randomToken } from "./token-crypto.js";
 import type { Approval, AuthorizationCode, AuthorizationRequest, RegisteredClient } from "./types.js";
@@ -69,6 +69,9 @@ export async function handleAuthorize(request: Request, o: ResolvedProviderOptio
       ? errorPage("invalid_request", "the client registered several redirect URIs, so redirect_uri is required")
       : errorPage("invalid_request", "redirect_uri is not one the client registered");
   }
+  // Defence in depth: a client from a subclass's store may never have been through /register's checks.
+  const problem = redirectUriProblem(redirectUri, client.application_type);
+  if (problem) return errorPage("invalid_request", `the client's redirect URI ${problem}`);
 
   const state = params.get("state");
   // S19 / RFC 9700 §4.12: a 307 would make the browser re-post the form body to the client.

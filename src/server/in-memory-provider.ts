@@ -3,6 +3,7 @@ import { consentCookie, readCookie, renderConsentPage } from "./consent-page.js"
 import { escapeHtml, page, pageHeaders } from "./html.js";
 import { readForm } from "./http.js";
 import { OAuthProvider } from "./oauth-provider.js";
+import { redirectUriProblem } from "./redirect-uri.js";
 import { OAuthServerError } from "./server-errors.js";
 import type { OAuthProviderOptions } from "./options.js";
 import { hashToken, randomToken, safeEqual } from "./token-crypto.js";
@@ -67,8 +68,16 @@ const extraShape = {
           grant_types: z.array(z.enum(["authorization_code", "refresh_token"])).min(1),
           response_types: z.array(z.literal("code")).min(1),
           client_secret_hash: z.string().optional(),
+          application_type: z.enum(["native", "web"]).optional(),
         })
-        .refine((c) => c.token_endpoint_auth_method === "none" || c.client_secret_hash, "a confidential client needs client_secret_hash"),
+        .refine((c) => c.token_endpoint_auth_method === "none" || c.client_secret_hash, "a confidential client needs client_secret_hash")
+        // The same redirect URI rules as for /register: configured by hand is no reason to trust a `javascript:` URI.
+        .superRefine((c, context) => {
+          for (const [i, uri] of c.redirect_uris.entries()) {
+            const problem = redirectUriProblem(uri, c.application_type);
+            if (problem) context.addIssue({ code: "custom", path: ["redirect_uris", i], message: `redirect URI ${JSON.stringify(uri.slice(0, 200))} ${problem}` });
+          }
+        }),
     )
     .optional(),
 };
