@@ -97,6 +97,11 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   readonly #codes = new Map<string, AuthorizationCode>();
   readonly #accessTokens = new Map<string, AccessToken>();
   readonly #refreshTokens = new Map<string, RefreshToken>();
+  /**
+   * Sealed successors by rotated token id, kept apart so they go when the grace window ends rather than
+   * when the rotated token expires: with the old token, a sealed successor leads to the live one.
+   */
+  readonly #successors = new Map<string, { sealed: string; expiresAt: number }>();
   readonly #pending = new Map<string, PendingConsent>();
   /** Ids of the `clients` option: configured by the operator, so their redirect URIs are trusted. */
   readonly #preRegistered = new Set<string>();
@@ -169,13 +174,19 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   async loadRefreshToken(tokenId: string): Promise<RefreshToken | undefined> {
-    return this.#refreshTokens.get(tokenId);
+    const token = this.#refreshTokens.get(tokenId);
+    this.#dropSuccessors();
+    const successor = this.#successors.get(tokenId);
+    const live = successor && successor.expiresAt > this.options.now();
+    return token && { ...token, ...(live ? { successor: successor.sealed } : {}) };
   }
 
   async exchangeRefreshToken(current: RefreshToken, rotation: RefreshRotation): Promise<boolean> {
     const stored = this.#refreshTokens.get(current.id);
     if (!stored || stored.rotatedAt !== undefined) return false;
-    Object.assign(stored, { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId, successor: rotation.successor });
+    Object.assign(stored, { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId });
+    const until = rotation.rotatedAt + this.options.refreshGraceMs;
+    if (until > this.options.now()) this.#successors.set(current.id, { sealed: rotation.successor, expiresAt: until });
     this.#store(rotation.tokens);
     return true;
   }
@@ -192,6 +203,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     for (const map of [this.#codes, this.#accessTokens, this.#refreshTokens] as Map<string, { grantId: string }>[]) {
       for (const [id, record] of map) if (record.grantId === revocation.grantId) map.delete(id);
     }
+    for (const id of this.#successors.keys()) if (!this.#refreshTokens.has(id)) this.#successors.delete(id);
   }
 
   async verifyToken(token: string): Promise<AccessToken | undefined> {
@@ -206,6 +218,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
 
   /** Drops expired records, so memory stays bounded by what is live. Runs on /authorize and on the token path. */
   #sweep(): void {
+    this.#dropSuccessors();
     const now = this.options.now();
     if (now - this.#sweptAt < sweepIntervalMs) return;
     this.#sweptAt = now;
@@ -213,6 +226,15 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     for (const [id, token] of this.#accessTokens) if (token.expiresAt <= now) this.#accessTokens.delete(id);
     for (const [id, token] of this.#refreshTokens) if (token.expiresAt !== undefined && token.expiresAt <= now) this.#refreshTokens.delete(id);
     for (const [id, pending] of this.#pending) if (pending.expiresAt <= now) this.#pending.delete(id);
+  }
+
+  /** Successors expire in the order they were made, so only the expired head of the map is walked. */
+  #dropSuccessors(): void {
+    const now = this.options.now();
+    for (const [id, successor] of this.#successors) {
+      if (successor.expiresAt > now) break;
+      this.#successors.delete(id);
+    }
   }
 
   async #showConsent(request: Request): Promise<Response> {

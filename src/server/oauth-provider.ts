@@ -103,14 +103,17 @@ export abstract class OAuthProvider {
 
   /**
    * The refresh token record with this id, or undefined when unknown, revoked or expired. Must keep
-   * returning a rotated token (with `rotatedAt`, `successorId`, `successor`) until it expires: a rotated
-   * token presented again is how reuse is detected.
+   * returning a rotated token (with `rotatedAt` and `successorId`) until it expires: a rotated token
+   * presented again is how reuse is detected. `successor` should be returned only during the grace
+   * window (until `rotatedAt + options.refreshGraceMs`) and then forgotten, since together with the old
+   * token it leads to the live one.
    */
   abstract loadRefreshToken(tokenId: string): Promise<RefreshToken | undefined>;
 
   /**
    * Atomically rotates `current`: if the stored record is not rotated yet, set its `rotatedAt`,
-   * `successorId` and `successor` from `rotation`, store `rotation.tokens`, and resolve `true`; if it was
+   * `successorId` and (for the grace window only) `successor` from `rotation`, store `rotation.tokens`,
+   * and resolve `true`; if it was
    * rotated already (or is gone), change nothing and resolve `false`. The same atomicity as
    * `exchangeAuthorizationCode` is required: two concurrent rotations of one token, exactly one `true`.
    */

@@ -107,7 +107,7 @@ export interface RefreshToken extends GrantBinding {
   /**
    * The token response that replaced this token, encrypted with a key only this token's holder can
    * derive. It lets a retry inside the grace window get the same successor without the store ever
-   * holding a usable token.
+   * holding a usable token. Kept only for the grace window.
    */
   successor?: string;
 }

@@ -45,7 +45,7 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-const base = (baseUrl: string | URL) => ({ baseUrl, autoApprove: true, clientRegistration: { enabled: true }, revocation: { enabled: true } });
+const base = (baseUrl: string | URL) => ({ baseUrl, autoApprove: true, clientRegistration: { enabled: true }, revocation: { enabled: true }, refreshTokenGraceSeconds: 1 });
 type Made = { provider: InMemoryOAuthProvider; snapshot?: () => Promise<string> };
 const factories: [string, boolean, (baseUrl?: string | URL) => Made][] = [
   ["InMemoryOAuthProvider", true, (baseUrl = "http://127.0.0.1:1") => ({ provider: new InMemoryOAuthProvider(base(baseUrl)) })],
@@ -115,13 +115,29 @@ for (const [name, enabled, make] of factories) {
       const current = (await provider.loadRefreshToken(first.refreshToken!.id))!;
       const rotations = Array.from({ length: 10 }, (_, i) => {
         const tokens = g.tokens();
-        return { rotatedAt: 1000 + i, successorId: tokens.refreshToken!.id, successor: `sealed-${i}`, tokens };
+        return { rotatedAt: Date.now() + i, successorId: tokens.refreshToken!.id, successor: `sealed-${i}`, tokens };
       });
       const results = await Promise.all(rotations.map((rotation) => provider.exchangeRefreshToken(current, rotation)));
       expect(results.filter(Boolean)).toHaveLength(1);
       const winner = rotations[results.indexOf(true)]!;
       expect(await provider.loadRefreshToken(current.id)).toMatchObject({ rotatedAt: winner.rotatedAt, successorId: winner.successorId, successor: winner.successor });
       expect(await provider.loadRefreshToken(winner.successorId)).toBeDefined();
+    });
+
+    it("keeps the sealed successor only for the grace window, the rotation itself until the token expires", async () => {
+      const { provider } = make();
+      const g = grant(randomUUID());
+      await provider.saveAuthorizationCode(g.code);
+      const first = g.tokens();
+      await provider.exchangeAuthorizationCode(g.code, first);
+      const next = g.tokens();
+      const rotation = { rotatedAt: Date.now(), successorId: next.refreshToken!.id, successor: "sealed", tokens: next };
+      expect(await provider.exchangeRefreshToken(first.refreshToken!, rotation)).toBe(true);
+      expect((await provider.loadRefreshToken(first.refreshToken!.id))?.successor).toBe("sealed");
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const later = await provider.loadRefreshToken(first.refreshToken!.id);
+      expect(later).toMatchObject({ rotatedAt: rotation.rotatedAt, successorId: rotation.successorId });
+      expect(later?.successor).toBeUndefined();
     });
 
     it("revoking a grant hides its code and every token; revoking an access token hides only it", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { hashToken } from "../../src/server/index.js";
 import { oauthError, serverUnderTest, tokens, type RegisteredForTest, type ServerUnderTest, type TokenBody } from "./support.js";
 
 async function loggedIn(options: Parameters<typeof serverUnderTest>[0] = {}): Promise<{ t: ServerUnderTest; client: RegisteredForTest; first: TokenBody }> {
@@ -63,6 +64,17 @@ describe("/token: the grace window and reuse detection (S27)", () => {
     // Nothing was revoked: the successor chain goes on.
     expect((await t.mcp(second.access_token)).status).toBe(200);
     expect((await t.refresh(client, second.refresh_token!)).status).toBe(200);
+  });
+
+  it("once the window is over, the store no longer holds the sealed successor of the old token", async () => {
+    const { t, client, first } = await loggedIn();
+    await tokens(await t.refresh(client, first.refresh_token!));
+    const id = hashToken(first.refresh_token!);
+    expect((await t.server.provider.loadRefreshToken(id))?.successor).toBeTypeOf("string");
+    t.clock.now += 30_000;
+    const rotated = await t.server.provider.loadRefreshToken(id);
+    expect(rotated?.rotatedAt).toBeTypeOf("number");
+    expect(rotated?.successor).toBeUndefined();
   });
 
   it("two concurrent refreshes with one token both succeed, with the same successor", async () => {
