@@ -34,7 +34,7 @@ export function mintTokens(
   const access: AccessToken = { ...binding, scopes: accessScopes, id: hashToken(accessToken), issuedAt: now, expiresAt: now + o.accessTokenTtlMs };
   const refreshToken = withRefreshToken ? randomToken() : undefined;
   const refresh: RefreshToken | undefined = refreshToken
-    ? { ...binding, id: hashToken(refreshToken), issuedAt: now, expiresAt: now + o.refreshTokenTtlMs }
+    ? { ...binding, id: hashToken(refreshToken), issuedAt: now, expiresAt: now + o.refreshTokenTtlMs, accessTokenId: access.id }
     : undefined;
   return {
     records: { accessToken: access, ...(refresh ? { refreshToken: refresh } : {}) },

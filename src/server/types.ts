@@ -100,6 +100,8 @@ export interface RefreshToken extends GrantBinding {
   issuedAt: number;
   /** Absent: does not expire. */
   expiresAt?: number;
+  /** `id` of the access token issued together with this refresh token: revoked when this one is rotated. */
+  accessTokenId?: string;
   /** When this token was rotated out. Set by `exchangeRefreshToken`, together with the two fields below. */
   rotatedAt?: number;
   /** `id` of the refresh token that replaced this one. */

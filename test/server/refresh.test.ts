@@ -21,6 +21,13 @@ describe("/token: refresh token rotation (S26)", () => {
     expect((await t.mcp(third.access_token)).status).toBe(200);
   });
 
+  it("rotation revokes the previous generation's access token", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    expect((await t.mcp(first.access_token)).status).toBe(401);
+    expect((await t.mcp(second.access_token)).status).toBe(200);
+  });
+
   it("a refresh may narrow the scope, and a later one may ask for the original grant again", async () => {
     const { t, client, first } = await loggedIn();
     const narrow = await tokens(await t.refresh(client, first.refresh_token!, { scope: "mcp:tools" }));
@@ -75,6 +82,23 @@ describe("/token: the grace window and reuse detection (S27)", () => {
     const rotated = await t.server.provider.loadRefreshToken(id);
     expect(rotated?.rotatedAt).toBeTypeOf("number");
     expect(rotated?.successor).toBeUndefined();
+  });
+
+  it("a retry inside the window whose access token was revoked meanwhile is reuse: nothing revoked is handed out again", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    expect((await t.post("/revoke", { client_id: client.client_id, token: second.access_token })).status).toBe(200);
+    expect(await oauthError(await t.refresh(client, first.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect(await oauthError(await t.refresh(client, second.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("a retry inside the window after the access token simply expired still gets the same successor", async () => {
+    const { t, client, first } = await loggedIn({ accessTokenTtlSeconds: 10 });
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 15_000;
+    const retry = await tokens(await t.refresh(client, first.refresh_token!));
+    expect(retry).toMatchObject({ refresh_token: second.refresh_token, expires_in: 0 });
+    expect((await t.refresh(client, second.refresh_token!)).status).toBe(200);
   });
 
   it("two concurrent refreshes with one token both succeed, with the same successor", async () => {
