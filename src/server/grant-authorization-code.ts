@@ -43,7 +43,7 @@ export async function authorizationCodeGrant(
     await revokeGrant(record, deps);
     throw invalidGrant(unusable);
   }
-  if (record.expiresAt <= o.now()) throw invalidGrant(unusable);
+  if (record.expiresAt <= o.now() || record.grantExpiresAt <= o.now()) throw invalidGrant(unusable);
 
   const resource = form.get("resource");
   if (resource !== undefined && canonicalResource(resource) !== canonicalResource(record.resource)) {

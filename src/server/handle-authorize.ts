@@ -151,6 +151,7 @@ export function mintAuthorizationCode(
       resource: request.resource,
       subject: approval.subject,
       ...(approval.claims ? { claims: approval.claims } : {}),
+      grantExpiresAt: o.now() + o.grantLifetimeMs,
       expiresAt: o.now() + o.codeTtlMs,
     },
   };

@@ -44,8 +44,14 @@ export interface OAuthProviderOptions {
   requiredScopes?: string[];
   /** Access token lifetime in seconds. Default 3600. */
   accessTokenTtlSeconds?: number;
-  /** Refresh token lifetime in seconds (each rotation starts a new one). Default 2592000 (30 days). */
+  /** Refresh token lifetime in seconds (each rotation starts a new one, up to `grantLifetimeSeconds`). Default 2592000 (30 days). */
   refreshTokenTtlSeconds?: number;
+  /**
+   * Absolute lifetime of an authorization in seconds, counted from the user's approval: however often
+   * its refresh tokens rotate, no token of the grant outlives it, and the user must authorize again.
+   * Default 2592000 (30 days), or `refreshTokenTtlSeconds` if that is longer.
+   */
+  grantLifetimeSeconds?: number;
   /** Authorization code lifetime in seconds, at most 600. Default 300. */
   authorizationCodeTtlSeconds?: number;
   /**
@@ -78,6 +84,7 @@ export interface ResolvedProviderOptions {
   scopesSupported: string[];
   accessTokenTtlMs: number;
   refreshTokenTtlMs: number;
+  grantLifetimeMs: number;
   codeTtlMs: number;
   refreshGraceMs: number;
   now: () => number;
@@ -112,6 +119,7 @@ export const providerOptionsShape = {
   requiredScopes: z.array(scopeToken).optional(),
   accessTokenTtlSeconds: z.number().int().positive().optional(),
   refreshTokenTtlSeconds: z.number().int().positive().optional(),
+  grantLifetimeSeconds: z.number().int().positive().optional(),
   authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
   refreshTokenGraceSeconds: z.number().int().min(0).max(300).optional(),
   now: fn.optional(),
@@ -166,6 +174,7 @@ export function resolveProviderOptions(options: OAuthProviderOptions, extraShape
     scopesSupported: validScopes,
     accessTokenTtlMs: (options.accessTokenTtlSeconds ?? 3600) * 1000,
     refreshTokenTtlMs: (options.refreshTokenTtlSeconds ?? 2_592_000) * 1000,
+    grantLifetimeMs: (options.grantLifetimeSeconds ?? Math.max(2_592_000, options.refreshTokenTtlSeconds ?? 0)) * 1000,
     codeTtlMs: (options.authorizationCodeTtlSeconds ?? 300) * 1000,
     refreshGraceMs: (options.refreshTokenGraceSeconds ?? 30) * 1000,
     now: options.now ?? Date.now,

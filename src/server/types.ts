@@ -74,6 +74,8 @@ export interface GrantBinding {
   resource: string;
   subject: string;
   claims?: Record<string, unknown>;
+  /** When the authorization ends (`grantLifetimeSeconds` after approval): no token of the grant is valid after it. */
+  grantExpiresAt: number;
 }
 
 export interface AuthorizationCode extends GrantBinding {

@@ -79,7 +79,7 @@ const factories: [string, boolean, (baseUrl?: string | URL) => Made][] = [
 
 function grant(prefix: string, now = Date.now()): { code: AuthorizationCode; tokens: () => TokenSet } {
   const grantId = randomUUID();
-  const binding = { grantId, clientId: "c", scopes: ["s"], resource: "http://127.0.0.1:1/mcp", subject: "u" };
+  const binding = { grantId, clientId: "c", scopes: ["s"], resource: "http://127.0.0.1:1/mcp", subject: "u", grantExpiresAt: now + 600_000 };
   return {
     code: { ...binding, id: hashToken(`${prefix}-code`), redirectUri: "http://127.0.0.1/cb", redirectUriProvidedExplicitly: true, codeChallenge: "x".repeat(43), expiresAt: now + 60_000 },
     tokens: () => {

@@ -52,6 +52,28 @@ describe("/token: refresh token rotation (S26)", () => {
     expect((await t.refresh(client, first.refresh_token!)).status).toBe(200);
   });
 
+  it("rotation never carries a grant past grantLifetimeSeconds, counted from the authorization", async () => {
+    const { t, client, first } = await loggedIn({ refreshTokenTtlSeconds: 600, grantLifetimeSeconds: 1000 });
+    t.clock.now += 500_000;
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 400_000;
+    const third = await tokens(await t.refresh(client, second.refresh_token!));
+    // 900 s into a 1000 s grant: the access token may not outlive it either.
+    expect(third.expires_in).toBe(100);
+    t.clock.now += 101_000;
+    expect(await oauthError(await t.refresh(client, third.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect((await t.mcp(third.access_token)).status).toBe(401);
+  });
+
+  it("with the defaults, a grant ends 30 days after the authorization however often it is refreshed", async () => {
+    const { t, client, first } = await loggedIn();
+    const day = 86_400_000;
+    t.clock.now += 20 * day;
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 10 * day;
+    expect(await oauthError(await t.refresh(client, second.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+
   it("refuses an expired refresh token", async () => {
     const { t, client, first } = await loggedIn({ refreshTokenTtlSeconds: 600 });
     t.clock.now += 601_000;
