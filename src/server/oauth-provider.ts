@@ -49,6 +49,11 @@ export abstract class OAuthProvider {
     this.#routes = this.#buildRoutes();
   }
 
+  /** Where the endpoints are served (`baseUrl`); the node adapters build request URLs on it. */
+  get baseUrl(): string {
+    return this.options.baseUrl.href;
+  }
+
   /** The issuer identifier, exactly as served in metadata and in `iss`. */
   get issuer(): string {
     return this.options.issuer;
