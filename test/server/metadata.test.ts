@@ -111,6 +111,10 @@ describe("options (S3)", () => {
     ["a code lifetime over 10 minutes", { baseUrl: "https://a.example.com", authorizationCodeTtlSeconds: 601 }, "authorizationCodeTtlSeconds"],
     ["a grace window over 5 minutes", { baseUrl: "https://a.example.com", refreshTokenGraceSeconds: 301 }, "refreshTokenGraceSeconds"],
     ["a default scope outside validScopes", { baseUrl: "https://a.example.com", clientRegistration: { validScopes: ["a"], defaultScopes: ["b"] } }, "clientRegistration.defaultScopes"],
+    ["an issuer with an empty query", { baseUrl: "https://a.example.com", issuerUrl: "https://a.example.com/?" }, "issuerUrl"],
+    ["an issuer with an empty fragment", { baseUrl: "https://a.example.com", issuerUrl: "https://a.example.com/#" }, "issuerUrl"],
+    ["a required scope outside validScopes", { baseUrl: "https://a.example.com", clientRegistration: { validScopes: ["a"] }, requiredScopes: ["b"] }, "requiredScopes"],
+    ["a default scope when no scope is valid", { baseUrl: "https://a.example.com", clientRegistration: { defaultScopes: ["b"] } }, "clientRegistration.defaultScopes"],
     ["a misspelt option", { baseUrl: "https://a.example.com", requiredScope: ["a"] }, "requiredScope"],
     ["a misspelt subclass option", { baseUrl: "https://a.example.com", autoApprov: true }, "autoApprov"],
     ["a non-boolean autoApprove", { baseUrl: "https://a.example.com", autoApprove: "yes" }, "autoApprove"],
@@ -128,6 +132,11 @@ describe("options (S3)", () => {
       expect((error as OAuthError).message).toContain(`\`${option}\``);
     });
   }
+
+  it("serves the issuer normalised (dot segments resolved), not as written", () => {
+    expect(new InMemoryOAuthProvider({ baseUrl: "https://a.example.com", issuerUrl: "https://A.example.com/x/../tenant/./" }).issuer).toBe("https://a.example.com/tenant");
+    expect(new InMemoryOAuthProvider({ baseUrl: "https://a.example.com", issuerUrl: "https://a.example.com:443/a/.." }).issuer).toBe("https://a.example.com");
+  });
 
   it("accepts http: on loopback hosts for development", () => {
     expect(() => new InMemoryOAuthProvider({ baseUrl: "http://127.0.0.1:8080" })).not.toThrow();
