@@ -199,6 +199,7 @@ export abstract class OAuthProvider {
     } catch (error) {
       response = oauthErrorResponse(asServerError(error, this.options.onError));
     }
+    if (request.method === "HEAD") response = new Response(null, { status: response.status, headers: response.headers });
     return route.cors ? withCors(response) : response;
   };
 
@@ -219,8 +220,8 @@ export abstract class OAuthProvider {
     const o = this.options;
     const routes = new Map<string, Route>();
     const metadata = async () => metadataResponse(authorizationServerMetadata(o));
-    for (const path of metadataPaths(o.issuer)) routes.set(path, { methods: "GET", cors: true, handle: metadata });
-    routes.set(new URL(o.resourceMetadataUrl).pathname, { methods: "GET", cors: true, handle: async () => metadataResponse(protectedResourceMetadata(o)) });
+    for (const path of metadataPaths(o.issuer)) routes.set(path, { methods: "GET, HEAD", cors: true, handle: metadata });
+    routes.set(new URL(o.resourceMetadataUrl).pathname, { methods: "GET, HEAD", cors: true, handle: async () => metadataResponse(protectedResourceMetadata(o)) });
     const authorizeDeps = {
       getClient: (id: string) => this.getClient(id),
       trustsRedirectUri: (client: RegisteredClient, uri: string) => this.trustsRedirectUri(client, uri),

@@ -54,6 +54,15 @@ describe("the consent page of InMemoryOAuthProvider (S18, S19, S20, S8)", () => 
     expect(cookie).toMatch(/^mcp_oauth_consent=/);
   });
 
+  it("says what an empty scope means rather than promising no permissions", async () => {
+    const t = await serverUnderTest({ autoApprove: false, clientRegistration: { enabled: true }, requiredScopes: [] });
+    const client = await t.register();
+    const response = await t.authorize({ response_type: "code", client_id: client.client_id, redirect_uri: REDIRECT_URI, code_challenge: pkce().challenge, code_challenge_method: "S256" });
+    const { html } = await loadConsentPage(response.headers.get("location") ?? "");
+    expect(html).not.toContain("No specific permissions");
+    expect(html).toContain("no particular scope");
+  });
+
   it("approving answers 303 to the client with code, state and iss", async () => {
     const t = await serverUnderTest({ autoApprove: false });
     const consentUrl = await startConsent(t);

@@ -93,6 +93,16 @@ describe("CORS (S4)", () => {
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  it("HEAD on metadata answers 200 with the headers and no body", async () => {
+    const t = await serverUnderTest();
+    for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/oauth-protected-resource/mcp"]) {
+      const response = await fetch(t.url(path), { method: "HEAD" });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("application/json");
+      expect(await response.text()).toBe("");
+    }
+  });
+
   it("a wrong method on an endpoint is 405 with Allow", async () => {
     const t = await serverUnderTest();
     const response = await fetch(t.url("/token"));
