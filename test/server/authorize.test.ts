@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { REDIRECT_URI, pkce, serverUnderTest, type ServerUnderTest } from "./support.js";
+import { REDIRECT_URI, pkce, preRegistered, serverUnderTest, type ServerUnderTest } from "./support.js";
 
 /** A valid request for `clientId`, with overrides (undefined removes a parameter). */
 function request(t: ServerUnderTest, clientId: string, overrides: Record<string, string | undefined> = {}) {
@@ -126,8 +126,7 @@ describe("/authorize: errors before any user interaction are redirected only to 
   });
 
   it("a pre-registered client's remote redirect URI is trusted: the error is redirected with state and iss", async () => {
-    const client = { client_id: "known", client_id_issued_at: 0, redirect_uris: [remote], token_endpoint_auth_method: "none" as const, grant_types: ["authorization_code"], response_types: ["code"] };
-    const t = await serverUnderTest({ clients: [client] });
+    const t = await serverUnderTest({ clients: [preRegistered("known", { redirect_uris: [remote] })] });
     expectErrorRedirect(t, await t.authorize(request(t, "known", { redirect_uri: remote, response_type: "bogus" })), "unsupported_response_type", remote);
   });
 });
@@ -200,10 +199,7 @@ describe("/authorize: scopes are limited to what the client registered (S17)", (
   });
 
   it("with no scope asked for, grants the client's registered scope only, never the server's defaults beyond it", async () => {
-    const registered = (client_id: string, scope: string) => ({
-      client_id, scope, client_id_issued_at: 0, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none" as const, grant_types: ["authorization_code"], response_types: ["code"],
-    });
-    const t = await serverUnderTest({ clients: [registered("admin-only", "mcp:admin"), registered("retired", "mcp:retired")] });
+    const t = await serverUnderTest({ clients: [preRegistered("admin-only", { scope: "mcp:admin" }), preRegistered("retired", { scope: "mcp:retired" })] });
     const admin = await t.redeem({ client_id: "admin-only", redirect_uris: [REDIRECT_URI] }, await t.login({ client_id: "admin-only", redirect_uris: [REDIRECT_URI] }, { scope: undefined }));
     expect(((await admin.json()) as { scope?: string }).scope).toBe("mcp:admin");
     const retired = await t.redeem({ client_id: "retired", redirect_uris: [REDIRECT_URI] }, await t.login({ client_id: "retired", redirect_uris: [REDIRECT_URI] }, { scope: undefined }));

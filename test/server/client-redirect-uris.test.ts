@@ -1,17 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { InMemoryOAuthProvider, type RegisteredClient } from "../../src/server/index.js";
-import { pkce } from "./support.js";
+import { pkce, preRegistered } from "./support.js";
 
 const base = "http://127.0.0.1:1";
-const client = (redirect_uris: string[], extra: Partial<RegisteredClient> = {}): RegisteredClient => ({
-  client_id: "c",
-  client_id_issued_at: 0,
-  redirect_uris,
-  token_endpoint_auth_method: "none",
-  grant_types: ["authorization_code"],
-  response_types: ["code"],
-  ...extra,
-});
+const client = (redirect_uris: string[], extra: Partial<RegisteredClient> = {}) => preRegistered("c", { redirect_uris, ...extra });
 
 describe("redirect URIs of clients that did not come through /register (S6)", () => {
   const dangerous = ["javascript:alert(document.domain)//", "data:text/html,<script>alert(1)</script>", "file:///etc/passwd", "http://evil.example/cb", "com.example.app:/cb"];

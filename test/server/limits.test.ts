@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hashToken } from "../../src/server/index.js";
-import { REDIRECT_URI, oauthError, pkce, serverUnderTest, tokens, type ServerUnderTest } from "./support.js";
+import { REDIRECT_URI, oauthError, pkce, preRegistered, serverUnderTest, tokens, type ServerUnderTest } from "./support.js";
 
 /** An authorization request answered with the consent page (autoApprove off); returns /authorize's answer. */
 function startConsent(t: ServerUnderTest, clientId: string, state = "s"): Promise<Response> {
@@ -30,8 +30,7 @@ describe("InMemoryOAuthProvider stays bounded against unauthenticated requests",
   });
 
   it("accepts at most maxRegisteredClients dynamic registrations; pre-registered clients do not count", async () => {
-    const known = { client_id: "known", client_id_issued_at: 0, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none" as const, grant_types: ["authorization_code"], response_types: ["code"] };
-    const t = await serverUnderTest({ maxRegisteredClients: 2, clients: [known] });
+    const t = await serverUnderTest({ maxRegisteredClients: 2, clients: [preRegistered("known")] });
     await t.register();
     await t.register();
     const refused = await fetch(t.url("/register"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none" }) });

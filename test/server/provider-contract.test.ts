@@ -91,6 +91,15 @@ function grant(prefix: string, now = Date.now()): { code: AuthorizationCode; tok
   };
 }
 
+/** A fresh grant whose code has been redeemed for `tokens`. */
+async function redeemed(provider: InMemoryOAuthProvider): Promise<{ g: ReturnType<typeof grant>; tokens: TokenSet }> {
+  const g = grant(randomUUID());
+  await provider.saveAuthorizationCode(g.code);
+  const tokens = g.tokens();
+  expect(await provider.exchangeAuthorizationCode(g.code, tokens)).toBe(true);
+  return { g, tokens };
+}
+
 for (const [name, enabled, make] of factories) {
   describe.skipIf(!enabled)(`provider contract: ${name}`, () => {
     it("of 10 concurrent consumes of one code, exactly one wins, and only its tokens are stored", async () => {
@@ -108,10 +117,7 @@ for (const [name, enabled, make] of factories) {
 
     it("of 10 concurrent rotations of one refresh token, exactly one wins, and the rotation is readable", async () => {
       const { provider } = make();
-      const g = grant(randomUUID());
-      await provider.saveAuthorizationCode(g.code);
-      const first = g.tokens();
-      expect(await provider.exchangeAuthorizationCode(g.code, first)).toBe(true);
+      const { g, tokens: first } = await redeemed(provider);
       const current = (await provider.loadRefreshToken(first.refreshToken!.id))!;
       const rotations = Array.from({ length: 10 }, (_, i) => {
         const tokens = g.tokens();
@@ -126,10 +132,7 @@ for (const [name, enabled, make] of factories) {
 
     it("keeps the sealed successor only for the grace window, the rotation itself until the token expires", async () => {
       const { provider } = make();
-      const g = grant(randomUUID());
-      await provider.saveAuthorizationCode(g.code);
-      const first = g.tokens();
-      await provider.exchangeAuthorizationCode(g.code, first);
+      const { g, tokens: first } = await redeemed(provider);
       const next = g.tokens();
       const rotation = { rotatedAt: Date.now(), successorId: next.refreshToken!.id, successor: "sealed", tokens: next };
       expect(await provider.exchangeRefreshToken(first.refreshToken!, rotation)).toBe(true);
@@ -142,14 +145,8 @@ for (const [name, enabled, make] of factories) {
 
     it("revoking a grant hides its code and every token; revoking an access token hides only it", async () => {
       const { provider } = make();
-      const g = grant(randomUUID());
-      await provider.saveAuthorizationCode(g.code);
-      const tokens = g.tokens();
-      await provider.exchangeAuthorizationCode(g.code, tokens);
-      const other = grant(randomUUID());
-      await provider.saveAuthorizationCode(other.code);
-      const otherTokens = other.tokens();
-      await provider.exchangeAuthorizationCode(other.code, otherTokens);
+      const { g, tokens } = await redeemed(provider);
+      const { tokens: otherTokens } = await redeemed(provider);
 
       await provider.revokeToken({ type: "access_token", token: otherTokens.accessToken });
       expect(await provider.loadAccessToken(otherTokens.accessToken.id)).toBeUndefined();
