@@ -38,11 +38,17 @@ export function configuredClient(
   return undefined;
 }
 
-/** A stored dynamic registration is reused only for the same redirect URI and while its secret is valid. */
-export function isUsableRegistration(client: ClientRecord, redirectUri: string, nowMs: number): boolean {
+/**
+ * A stored dynamic registration is reused only for the same redirect URI, while its secret is valid, and
+ * when the scope it was registered with (if the server said) covers `scope`: servers that limit a client
+ * to its registered scope would refuse a step-up beyond it, so the client registers again instead.
+ */
+export function isUsableRegistration(client: ClientRecord, redirectUri: string, nowMs: number, scope?: string): boolean {
   const expiresAt = client.client_secret_expires_at ?? 0;
   const secretExpired = client.client_secret !== undefined && expiresAt !== 0 && expiresAt * 1000 <= nowMs + 60_000;
-  return client.redirect_uris.includes(redirectUri) && !secretExpired;
+  const registered = typeof client.scope === "string" ? client.scope.split(" ") : undefined;
+  const covered = !registered || (scope ?? "").split(" ").every((s) => s === "" || registered.includes(s));
+  return client.redirect_uris.includes(redirectUri) && !secretExpired && covered;
 }
 
 /**

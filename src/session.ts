@@ -224,8 +224,8 @@ export class Session {
     const configured = configuredClient(this.#o, as, redirectUri);
     if (configured) return this.#useClient(as.issuer, configured.record, configured.source);
     const known = this.#client?.source === "dynamic" || this.#client?.source === "stored" ? this.#client : undefined;
-    if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.#o.now())) return known.record;
-    if (stored && isUsableRegistration(stored, redirectUri, this.#o.now())) {
+    if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.#o.now(), scope)) return known.record;
+    if (stored && isUsableRegistration(stored, redirectUri, this.#o.now(), scope)) {
       // First use of a registration from an earlier process: make sure the server still knows it.
       const problem = await checkRegistration(as, stored, redirectUri, discovery.resource, scope, this.#backChannel);
       if (!problem) return this.#useClient(as.issuer, stored, "stored");

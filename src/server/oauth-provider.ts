@@ -118,9 +118,9 @@ export abstract class OAuthProvider {
   /**
    * Atomically rotates `current`: if the stored record is not rotated yet, set its `rotatedAt`,
    * `successorId` and (for the grace window only) `successor` from `rotation`, store `rotation.tokens`,
-   * and resolve `true`; if it was
-   * rotated already (or is gone), change nothing and resolve `false`. The same atomicity as
-   * `exchangeAuthorizationCode` is required: two concurrent rotations of one token, exactly one `true`.
+   * and resolve `true`; if it was rotated already (or is gone), change nothing and resolve `false`. The
+   * same atomicity as `exchangeAuthorizationCode` is required: two concurrent rotations of one token,
+   * exactly one `true`.
    */
   abstract exchangeRefreshToken(current: RefreshToken, rotation: RefreshRotation): Promise<boolean>;
 
