@@ -66,7 +66,7 @@ export interface KeyvOAuthProviderOptions extends InMemoryOAuthProviderOptions {
   atomic: AtomicStore;
 }
 
-type Rotated = Pick<RefreshToken, "rotatedAt" | "successorId" | "successor">;
+type Rotated = Pick<RefreshToken, "rotatedAt" | "successorId">;
 
 export class KeyvOAuthProvider extends InMemoryOAuthProvider {
   readonly #keyv: Keyv;
@@ -112,16 +112,28 @@ export class KeyvOAuthProvider extends InMemoryOAuthProvider {
   override async loadRefreshToken(tokenId: string): Promise<RefreshToken | undefined> {
     const token = await this.#live<RefreshToken>(`rt:${tokenId}`);
     const rotated = token && (await this.#atomic.get(`rotated:${tokenId}`));
-    return token && (rotated ? { ...token, ...(JSON.parse(rotated) as Rotated) } : token);
+    if (!token || !rotated) return token;
+    const record = JSON.parse(rotated) as Rotated;
+    const successor = await this.#keyv.get<string>(`successor:${tokenId}:${record.successorId}`);
+    return { ...token, ...record, ...(successor ? { successor } : {}) };
   }
 
-  /** The rotation record is the claim itself, so "rotated" and "who succeeded it" become visible in one step. */
+  /**
+   * The rotation record is the claim itself, so "rotated" and "who succeeded it" become visible in one
+   * step. The sealed successor is written first, under a key naming the successor (so a loser of the
+   * race cannot overwrite the winner's), and lives only for the grace window: after it, a dump of the
+   * store plus an old refresh token must not lead to the live one.
+   */
   override async exchangeRefreshToken(current: RefreshToken, rotation: RefreshRotation): Promise<boolean> {
     if (await this.#revoked(current.grantId)) return false;
     await this.#store(rotation.tokens);
-    const record: Rotated = { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId, successor: rotation.successor };
+    const successorKey = `successor:${current.id}:${rotation.successorId}`;
+    const graceLeft = rotation.rotatedAt + this.options.refreshGraceMs - this.options.now();
+    if (graceLeft > 0) await this.#keyv.set(successorKey, rotation.successor, graceLeft);
+    const record: Rotated = { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId };
     const ttl = current.expiresAt === undefined ? this.options.refreshTokenTtlMs : this.#ttl(current.expiresAt);
     if (await this.#atomic.setIfAbsent(`rotated:${current.id}`, JSON.stringify(record), ttl)) return true;
+    await this.#keyv.delete(successorKey);
     await this.#unstore(rotation.tokens);
     return false;
   }

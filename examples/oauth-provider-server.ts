@@ -45,10 +45,13 @@ export async function startOAuthProviderServer(options: OAuthProviderServerOptio
   const listening = await listenThenMount(0, (origin) => {
     const mounted = createProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...providerOptions, baseUrl: origin });
     provider = mounted;
-    const oauthRoutes = toNodeListener(async (request) => {
-      requests.push(await record(request));
-      return mounted.handle(request);
-    });
+    const oauthRoutes = toNodeListener(
+      async (request) => {
+        requests.push(await record(request));
+        return mounted.handle(request);
+      },
+      { origin },
+    );
     const guard = nodeRequireBearer(mounted);
     return (req, res) => {
       const url = new URL(req.url ?? "/", origin);

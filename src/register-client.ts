@@ -38,19 +38,30 @@ export function configuredClient(
   return undefined;
 }
 
-/** A stored dynamic registration is reused only for the same redirect URI and while its secret is valid. */
-export function isUsableRegistration(client: ClientRecord, redirectUri: string, nowMs: number): boolean {
+/**
+ * A stored dynamic registration is reused only for the same redirect URI, while its secret is valid, and
+ * when the scope it was registered with (if the server said) covers `scope`: servers that limit a client
+ * to its registered scope would refuse a step-up beyond it, so the client registers again instead.
+ */
+export function isUsableRegistration(client: ClientRecord, redirectUri: string, nowMs: number, scope?: string): boolean {
   const expiresAt = client.client_secret_expires_at ?? 0;
   const secretExpired = client.client_secret !== undefined && expiresAt !== 0 && expiresAt * 1000 <= nowMs + 60_000;
-  return client.redirect_uris.includes(redirectUri) && !secretExpired;
+  const registered = typeof client.scope === "string" ? client.scope.split(" ") : undefined;
+  const covered = !registered || (scope ?? "").split(" ").every((s) => s === "" || registered.includes(s));
+  return client.redirect_uris.includes(redirectUri) && !secretExpired && covered;
 }
 
-/** RFC 7591 dynamic registration as a native public client (SEP-837 `application_type`). */
+/**
+ * RFC 7591 dynamic registration as a native public client (SEP-837 `application_type`). `scope` is the
+ * scope the authorization will ask for, registered with it (as the MCP SDK does): servers that limit a
+ * client to its registered scope would otherwise refuse the request.
+ */
 export async function registerClient(
   as: AuthorizationServerMetadata,
   redirectUri: string,
   options: Pick<ResolvedOptions, "clientName" | "scopes" | "additionalClientMetadata">,
   fetch: FetchLike,
+  scope: string | undefined = options.scopes.length > 0 ? options.scopes.join(" ") : undefined,
 ): Promise<ClientRecord> {
   if (!as.registration_endpoint) {
     throw new OAuthError(
@@ -65,7 +76,7 @@ export async function registerClient(
     response_types: ["code"],
     token_endpoint_auth_method: dynamicMethod(as),
     application_type: "native",
-    ...(options.scopes.length > 0 ? { scope: options.scopes.join(" ") } : {}),
+    ...(scope ? { scope } : {}),
     ...options.additionalClientMetadata,
   };
   try {

@@ -293,15 +293,15 @@ export class Session {
     const configured = configuredClient(this.#o, as, redirectUri);
     if (configured) return this.#useClient(as.issuer, configured.record, configured.source);
     const known = this.#client?.source === "dynamic" || this.#client?.source === "stored" ? this.#client : undefined;
-    if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.#o.now())) return known.record;
-    if (stored && isUsableRegistration(stored, redirectUri, this.#o.now())) {
+    if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.#o.now(), scope)) return known.record;
+    if (stored && isUsableRegistration(stored, redirectUri, this.#o.now(), scope)) {
       // First use of a registration from an earlier process: make sure the server still knows it.
       const problem = await checkRegistration(as, stored, redirectUri, discovery.resource, scope, this.#backChannel);
       if (!problem) return this.#useClient(as.issuer, stored, "stored");
       await this.#dropClient(as.issuer, problem, stored.client_id);
     }
     assertSecureEndpoint(as.registration_endpoint ?? as.authorization_endpoint ?? "", "registration_endpoint");
-    const registered = await registerClient(as, redirectUri, this.#o, this.#backChannel);
+    const registered = await registerClient(as, redirectUri, this.#o, this.#backChannel, scope);
     const expiresAt = registered.client_secret_expires_at ?? 0;
     await this.store.setClient(as.issuer, registered, expiresAt > 0 ? Math.max(expiresAt * 1000 - this.#o.now(), 1) : undefined);
     return this.#useClient(as.issuer, registered, "dynamic");

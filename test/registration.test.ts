@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { configuredClient } from "../src/register-client.js";
+import { configuredClient, isUsableRegistration } from "../src/register-client.js";
 import { clientAuthentication } from "../src/client-authentication.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 
@@ -74,6 +74,18 @@ describe("client registration", () => {
     expect(h.server.count("/register")).toBe(1);
     const redirects = h.browser.opened.map((url) => new URL(url).searchParams.get("redirect_uri"));
     expect(redirects[1]).toBe(redirects[0]);
+  });
+});
+
+describe("reusing a stored registration", () => {
+  const redirect = "http://127.0.0.1:4000/callback";
+  it("only when its registered scope (if the server reported one) covers the scope asked for", () => {
+    const client = { client_id: "c", redirect_uris: [redirect], scope: "a b" };
+    expect(isUsableRegistration(client, redirect, 0, "a b")).toBe(true);
+    expect(isUsableRegistration(client, redirect, 0, undefined)).toBe(true);
+    expect(isUsableRegistration(client, redirect, 0, "a c")).toBe(false);
+    expect(isUsableRegistration({ client_id: "c", redirect_uris: [redirect] }, redirect, 0, "a c")).toBe(true);
+    expect(isUsableRegistration(client, "http://127.0.0.1:4001/callback", 0, "a")).toBe(false);
   });
 });
 

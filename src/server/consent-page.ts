@@ -27,13 +27,16 @@ export function renderConsentPage(view: ConsentView, secureCookie: boolean): Res
   const host = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.host : redirect.protocol;
   const local = (redirect.protocol === "http:" && isLoopbackHost(redirect.hostname)) || !redirect.protocol.startsWith("http");
   const name = view.clientName ? escapeHtml(view.clientName) : `an unnamed application (${escapeHtml(view.clientId)})`;
-  const scopes = view.scopes.length > 0 ? `<ul>${view.scopes.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join("")}</ul>` : "<p>No specific permissions.</p>";
+  // No scope is not no access: the token gets whatever this server allows without one.
+  const scopes =
+    view.scopes.length > 0
+      ? `<p>It asks for:</p>\n<ul>${view.scopes.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join("")}</ul>`
+      : "<p>It asks for no particular scope, which means the access this server gives every application you authorize: possibly all it offers.</p>";
   const body = `<h1>Authorize ${name}?</h1>
 <p><strong id="client-name">${name}</strong> wants to access <code>${escapeHtml(view.resource)}</code> as <strong>${escapeHtml(view.subject)}</strong>.</p>
 <p>The answer will be sent to <strong id="redirect-host">${escapeHtml(host)}</strong>.${
     local ? " That is an application on your own computer: approve only if you just started it." : ""
   }</p>
-<p>It asks for:</p>
 ${scopes}
 <form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="request" value="${escapeHtml(view.requestId)}">

@@ -14,7 +14,8 @@ export interface CodeGrantDeps {
 /**
  * The authorization_code grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2). Every
  * check happens here, before the subclass's atomic consume; a code that was already consumed, or loses
- * a race to be consumed, revokes everything issued from it (RFC 6749 §4.1.2).
+ * a race to be consumed, revokes everything issued from it (RFC 6749 §4.1.2), but only once the request
+ * has passed the client, redirect URI and PKCE checks.
  */
 export async function authorizationCodeGrant(
   client: RegisteredClient,
@@ -31,16 +32,18 @@ export async function authorizationCodeGrant(
   // One message for unknown, expired and foreign codes: the answer must not help guess codes.
   const unusable = "the authorization code is invalid, expired, already used or was issued to another client";
   if (!record || record.clientId !== client.client_id) throw invalidGrant(unusable);
-  if (record.consumedAt !== undefined) {
-    await revokeGrant(record, deps);
-    throw invalidGrant(unusable);
-  }
-  if (record.expiresAt <= o.now()) throw invalidGrant(unusable);
 
   const redirectUri = form.get("redirect_uri");
   if (redirectUri === undefined && record.redirectUriProvidedExplicitly) throw invalidRequest("redirect_uri is required: the authorization request had one");
   if (redirectUri !== undefined && redirectUri !== record.redirectUri) throw invalidGrant("redirect_uri differs from the one in the authorization request");
   if (!isCodeVerifier(verifier) || !pkceMatches(verifier, record.codeChallenge)) throw invalidGrant("code_verifier does not match the code_challenge");
+  // Only a replay that proves possession of the verifier revokes: anyone who merely saw the spent code
+  // (a log, a Referer) must not be able to log the user out.
+  if (record.consumedAt !== undefined) {
+    await revokeGrant(record, deps);
+    throw invalidGrant(unusable);
+  }
+  if (record.expiresAt <= o.now() || record.grantExpiresAt <= o.now()) throw invalidGrant(unusable);
 
   const resource = form.get("resource");
   if (resource !== undefined && canonicalResource(resource) !== canonicalResource(record.resource)) {

@@ -4,10 +4,11 @@ import { bindingOf, mintTokens, type TokenResponseBody } from "./issue-tokens.js
 import type { ResolvedProviderOptions } from "./options.js";
 import { OAuthServerError, invalidGrant, invalidRequest } from "./server-errors.js";
 import { hashToken, openForToken, sealForToken } from "./token-crypto.js";
-import type { RefreshRotation, RefreshToken, RegisteredClient, Revocation } from "./types.js";
+import type { AccessToken, RefreshRotation, RefreshToken, RegisteredClient, Revocation } from "./types.js";
 
 export interface RefreshGrantDeps {
   loadRefreshToken(tokenId: string): Promise<RefreshToken | undefined>;
+  loadAccessToken(tokenId: string): Promise<AccessToken | undefined>;
   exchangeRefreshToken(current: RefreshToken, rotation: RefreshRotation): Promise<boolean>;
   revokeToken(revocation: Revocation): Promise<void>;
 }
@@ -22,10 +23,10 @@ interface Successor {
 
 /**
  * The refresh_token grant (RFC 6749 §6, RFC 9700 §4.14.2). The token is bound to its client, scope and
- * resource; scope may only narrow. Every use rotates it. Presenting a rotated token again means it was
- * copied, so the whole grant is revoked, with one exception: within the grace window the immediately
- * previous token, sent with the same parameters, gets the same successor again, so a client that lost
- * the response (or raced itself) is not logged out.
+ * resource; scope may only narrow. Every use rotates it and revokes the access token issued with it.
+ * Presenting a rotated token again means it was copied, so the whole grant is revoked, with one
+ * exception: within the grace window the immediately previous token, sent with the same parameters,
+ * gets the same successor again, so a client that lost the response (or raced itself) is not logged out.
  */
 export async function refreshTokenGrant(
   client: RegisteredClient,
@@ -60,7 +61,12 @@ export async function refreshTokenGrant(
     successor: sealForToken(token, successor),
     tokens: minted.records,
   };
-  if (await deps.exchangeRefreshToken(record, rotation)) return minted.body;
+  if (await deps.exchangeRefreshToken(record, rotation)) {
+    // The previous generation's access token goes with its refresh token (as FastMCP does).
+    const previous = record.accessTokenId === undefined ? undefined : await deps.loadAccessToken(record.accessTokenId);
+    if (previous) await deps.revokeToken({ type: "access_token", token: previous });
+    return minted.body;
+  }
 
   // Lost the race to another request with the same token: it rotated first, so this is now a replay.
   const current = await deps.loadRefreshToken(record.id);
@@ -76,11 +82,16 @@ async function replayOrRevoke(
   deps: RefreshGrantDeps,
 ): Promise<TokenResponseBody> {
   const now = o.now();
-  const inWindow = record.rotatedAt !== undefined && now - record.rotatedAt <= o.refreshGraceMs;
+  // A window of 0 is off: a replay in the very millisecond of the rotation is still a replay.
+  const inWindow = record.rotatedAt !== undefined && o.refreshGraceMs > 0 && now - record.rotatedAt < o.refreshGraceMs;
   // "Immediately previous": the successor must itself still be the live token, or this is an older generation.
   const next = inWindow && record.successorId ? await deps.loadRefreshToken(record.successorId) : undefined;
   const sealed = next && next.rotatedAt === undefined && record.successor ? (openForToken(token, record.successor) as Successor | undefined) : undefined;
-  if (sealed && sealed.scope === asked.scope && sealed.resource === asked.resource) {
+  // An access token that is gone before its expiry was revoked: someone holding it asked for that, so
+  // this is not a client that lost the response, and a revoked token must never be handed out again.
+  // One that merely expired (access tokens shorter than the window) is returned with expires_in 0.
+  const same = sealed && sealed.scope === asked.scope && sealed.resource === asked.resource;
+  if (same && (sealed.accessExpiresAt <= now || (await deps.loadAccessToken(hashToken(sealed.body.access_token))))) {
     // The same response again; only the access token's remaining lifetime has moved on.
     return { ...sealed.body, expires_in: Math.max(0, Math.floor((sealed.accessExpiresAt - now) / 1000)) };
   }

@@ -2,16 +2,20 @@ import { randomUUID } from "node:crypto";
 import { errorPage } from "./html.js";
 import { parseScope, readForm, singleValued } from "./http.js";
 import type { ResolvedProviderOptions } from "./options.js";
-import { matchRedirectUri } from "./redirect-uri.js";
+import { matchRedirectUri, redirectUriProblem } from "./redirect-uri.js";
 import { OAuthServerError, asServerError, invalidRequest } from "./server-errors.js";
 import { hashToken, isS256Challenge, randomToken } from "./token-crypto.js";
 import type { Approval, AuthorizationCode, AuthorizationRequest, RegisteredClient } from "./types.js";
 
-/** What /authorize needs from the provider: the client lookup and the subclass's user interaction. */
+/** What /authorize needs from the provider: the client lookup, the redirect trust policy and the subclass's user interaction. */
 export interface AuthorizeDeps {
   getClient(clientId: string): Promise<RegisteredClient | undefined>;
+  trustsRedirectUri(client: RegisteredClient, redirectUri: string): boolean;
   authorize(client: RegisteredClient, request: AuthorizationRequest, httpRequest: Request): Promise<string>;
 }
+
+/** Longest `state` accepted. Clients use a few dozen characters; 2 KB leaves room for encoded app state. */
+export const maxStateLength = 2048;
 
 /**
  * RFC 8707 resource indicators are compared as URLs (scheme and host case, default port) with one
@@ -25,8 +29,11 @@ export function canonicalResource(value: string): string | undefined {
 
 /**
  * The authorization endpoint. Until the client and its redirect URI are verified, every problem is an
- * error page (never a redirect: RFC 9700 §4.11.2 open redirector). After that, errors go back to the
- * client as redirects carrying `error`, `state` and `iss` (RFC 9207), and the subclass takes over.
+ * error page. After that, the user has still seen nothing, so an error goes back to the client as a
+ * redirect (with `error`, `state` and `iss`, RFC 9207) only when the provider trusts the redirect URI;
+ * otherwise anyone could register a client and use this server to bounce browsers to any site (RFC 9700
+ * §4.11.2, open redirector), and the error page is shown instead. Once the subclass has the user
+ * (consent page), a denial goes back as a redirect: the user has seen where it goes.
  */
 export async function handleAuthorize(request: Request, o: ResolvedProviderOptions, deps: AuthorizeDeps): Promise<Response> {
   let params: Map<string, string>;
@@ -37,6 +44,8 @@ export async function handleAuthorize(request: Request, o: ResolvedProviderOptio
     return errorPage(e.error, e.description);
   }
 
+  // `state` is echoed back and kept while the user decides: bounded, so requests cannot fill memory.
+  if ((params.get("state")?.length ?? 0) > maxStateLength) return errorPage("invalid_request", `state is longer than ${maxStateLength} characters`);
   const clientId = params.get("client_id");
   if (!clientId) return errorPage("invalid_request", "the request has no client_id");
   let client: RegisteredClient | undefined;
@@ -60,17 +69,20 @@ export async function handleAuthorize(request: Request, o: ResolvedProviderOptio
       ? errorPage("invalid_request", "the client registered several redirect URIs, so redirect_uri is required")
       : errorPage("invalid_request", "redirect_uri is not one the client registered");
   }
+  // Defence in depth: a client from a subclass's store may never have been through /register's checks.
+  const problem = redirectUriProblem(redirectUri, client.application_type);
+  if (problem) return errorPage("invalid_request", `the client's redirect URI ${problem}`);
 
   const state = params.get("state");
   // S19 / RFC 9700 §4.12: a 307 would make the browser re-post the form body to the client.
   const status = request.method === "POST" ? 303 : 302;
-  const redirectError = (e: OAuthServerError) =>
-    redirect(authorizationResponseUrl(redirectUri, { error: e.error, error_description: e.description }, state, o.issuer), status);
   try {
     const authorization = validateAuthorizationRequest(params, client, redirectUri, requestedRedirect !== undefined, o);
     return redirect(await deps.authorize(client, authorization, request), status);
   } catch (error) {
-    return redirectError(asServerError(error, o.onError));
+    const e = asServerError(error, o.onError);
+    if (!deps.trustsRedirectUri(client, redirectUri)) return errorPage(e.error, e.description, e.status);
+    return redirect(authorizationResponseUrl(redirectUri, { error: e.error, error_description: e.description }, state, o.issuer), status);
   }
 }
 
@@ -90,10 +102,12 @@ function validateAuthorizationRequest(
   if (params.get("code_challenge_method") !== "S256") throw invalidRequest("code_challenge_method must be S256");
   if (!isS256Challenge(challenge)) throw invalidRequest("code_challenge is not an S256 challenge (43 base64url characters)");
 
+  // A client that registered a scope gets at most that (RFC 7591 §2), and never beyond what the server supports.
+  const allowed = client.scope === undefined ? o.scopesSupported : parseScope(client.scope).filter((s) => o.scopesSupported.includes(s));
   const requested = parseScope(params.get("scope"));
-  const unknown = requested.filter((s) => !o.scopesSupported.includes(s));
-  if (unknown.length > 0) throw new OAuthServerError("invalid_scope", `unknown scope: ${unknown.join(" ").slice(0, 200)}`);
-  const scopes = requested.length > 0 ? requested : parseScope(client.scope).filter((s) => o.scopesSupported.includes(s));
+  const refused = requested.filter((s) => !allowed.includes(s));
+  if (refused.length > 0) throw new OAuthServerError("invalid_scope", `scope not allowed for this client: ${refused.join(" ").slice(0, 200)}`);
+  const defaults = client.scope === undefined ? o.registration.defaultScopes.filter((s) => allowed.includes(s)) : allowed;
 
   // Without `resource` the tokens are still bound to the one resource this server protects.
   const resourceParam = params.get("resource");
@@ -107,7 +121,7 @@ function validateAuthorizationRequest(
     clientId: client.client_id,
     redirectUri,
     redirectUriProvidedExplicitly: explicit,
-    scopes: scopes.length > 0 ? scopes : o.registration.defaultScopes,
+    scopes: requested.length > 0 ? requested : defaults,
     state: params.get("state"),
     codeChallenge: challenge,
     resource: o.resource,
@@ -137,6 +151,7 @@ export function mintAuthorizationCode(
       resource: request.resource,
       subject: approval.subject,
       ...(approval.claims ? { claims: approval.claims } : {}),
+      grantExpiresAt: o.now() + o.grantLifetimeMs,
       expiresAt: o.now() + o.codeTtlMs,
     },
   };

@@ -1,9 +1,9 @@
-import { z } from "zod";
 import { consentCookie, readCookie, renderConsentPage } from "./consent-page.js";
 import { escapeHtml, page, pageHeaders } from "./html.js";
 import { readForm } from "./http.js";
+import { inMemoryOptionsShape, type InMemoryOAuthProviderOptions } from "./in-memory-options.js";
 import { OAuthProvider } from "./oauth-provider.js";
-import type { OAuthProviderOptions } from "./options.js";
+import { OAuthServerError } from "./server-errors.js";
 import { hashToken, randomToken, safeEqual } from "./token-crypto.js";
 import type {
   AccessToken,
@@ -16,49 +16,21 @@ import type {
   TokenSet,
 } from "./types.js";
 
-export interface InMemoryOAuthProviderOptions extends OAuthProviderOptions {
-  /**
-   * Approve every authorization request at once, without the consent page. For tests and demos only:
-   * a real server must show first-time clients a consent page (RFC 8252 §8.6). Default `false`.
-   */
-  autoApprove?: boolean;
-  /**
-   * Who the user is, from the request to `/authorize` or the consent page; undefined answers 401. This is
-   * where a real deployment checks its session cookie. Default: everyone is `"user"`.
-   */
-  authenticateUser?: (request: Request) => string | undefined | Promise<string | undefined>;
-  /** Pre-registered clients (secrets as `hashToken(secret)` in `client_secret_hash`). */
-  clients?: RegisteredClient[];
-}
+export type { InMemoryOAuthProviderOptions };
 
+/** What the consent page needs; not the client record itself, which may be large. */
 interface PendingConsent {
-  client: RegisteredClient;
+  clientId: string;
+  clientName: string | undefined;
   request: AuthorizationRequest;
   expiresAt: number;
   /** Hash of the CSRF token of the page last rendered for this request. */
   csrfHash?: string;
 }
 
-const extraShape = {
-  autoApprove: z.boolean().optional(),
-  authenticateUser: z.custom<(request: Request) => unknown>((value) => typeof value === "function", "expected a function").optional(),
-  clients: z
-    .array(
-      z
-        .looseObject({
-          client_id: z.string().min(1),
-          redirect_uris: z.array(z.string()).min(1),
-          token_endpoint_auth_method: z.enum(["none", "client_secret_basic", "client_secret_post"]),
-          grant_types: z.array(z.enum(["authorization_code", "refresh_token"])).min(1),
-          response_types: z.array(z.literal("code")).min(1),
-          client_secret_hash: z.string().optional(),
-        })
-        .refine((c) => c.token_endpoint_auth_method === "none" || c.client_secret_hash, "a confidential client needs client_secret_hash"),
-    )
-    .optional(),
-};
-
 const consentTtlMs = 10 * 60_000;
+/** Expired records are dropped at most this often: a sweep walks every record. */
+const sweepIntervalMs = 60_000;
 
 /**
  * The reference `OAuthProvider`: everything in process memory (lost on restart), a consent page at
@@ -71,15 +43,30 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   readonly #codes = new Map<string, AuthorizationCode>();
   readonly #accessTokens = new Map<string, AccessToken>();
   readonly #refreshTokens = new Map<string, RefreshToken>();
+  /**
+   * Sealed successors by rotated token id, kept apart so they go when the grace window ends rather than
+   * when the rotated token expires: with the old token, a sealed successor leads to the live one.
+   */
+  readonly #successors = new Map<string, { sealed: string; expiresAt: number }>();
   readonly #pending = new Map<string, PendingConsent>();
+  /** Ids of the `clients` option: configured by the operator, so their redirect URIs are trusted. */
+  readonly #preRegistered = new Set<string>();
   readonly #autoApprove: boolean;
+  readonly #maxPending: number;
+  readonly #maxClients: number;
+  #sweptAt = -Infinity;
   readonly #authenticateUser: (request: Request) => string | undefined | Promise<string | undefined>;
 
   constructor(options: InMemoryOAuthProviderOptions) {
-    super(options, extraShape);
+    super(options, inMemoryOptionsShape);
     this.#autoApprove = options.autoApprove ?? false;
+    this.#maxPending = options.maxPendingConsents ?? 10_000;
+    this.#maxClients = options.maxRegisteredClients ?? 1_000;
     this.#authenticateUser = options.authenticateUser ?? (() => "user");
-    for (const client of options.clients ?? []) this.#clients.set(client.client_id, client);
+    for (const client of options.clients ?? []) {
+      this.#clients.set(client.client_id, client);
+      this.#preRegistered.add(client.client_id);
+    }
     this.addRoute("/consent", "GET, POST", (request) => (request.method === "GET" ? this.#showConsent(request) : this.#decide(request)));
   }
 
@@ -87,7 +74,14 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     return this.#clients.get(clientId);
   }
 
+  protected override trustsRedirectUri(client: RegisteredClient, redirectUri: string): boolean {
+    return this.#preRegistered.has(client.client_id) || super.trustsRedirectUri(client, redirectUri);
+  }
+
   async registerClient(client: RegisteredClient): Promise<void> {
+    if (this.#clients.size - this.#preRegistered.size >= this.#maxClients) {
+      throw new OAuthServerError("access_denied", "this server accepts no more client registrations", 403);
+    }
     this.#clients.set(client.client_id, client);
   }
 
@@ -98,8 +92,13 @@ export class InMemoryOAuthProvider extends OAuthProvider {
       return this.approve(request, { subject });
     }
     this.#sweep();
+    // Maps iterate in insertion order: the first key is the oldest request.
+    for (const oldest of this.#pending.keys()) {
+      if (this.#pending.size < this.#maxPending) break;
+      this.#pending.delete(oldest);
+    }
     const id = randomToken();
-    this.#pending.set(id, { client, request, expiresAt: this.options.now() + consentTtlMs });
+    this.#pending.set(id, { clientId: client.client_id, clientName: client.client_name, request, expiresAt: this.options.now() + consentTtlMs });
     return new URL(`${this.options.basePath}/consent?request=${id}`, this.options.baseUrl).href;
   }
 
@@ -121,13 +120,19 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   async loadRefreshToken(tokenId: string): Promise<RefreshToken | undefined> {
-    return this.#refreshTokens.get(tokenId);
+    const token = this.#refreshTokens.get(tokenId);
+    this.#dropSuccessors();
+    const successor = this.#successors.get(tokenId);
+    const live = successor && successor.expiresAt > this.options.now();
+    return token && { ...token, ...(live ? { successor: successor.sealed } : {}) };
   }
 
   async exchangeRefreshToken(current: RefreshToken, rotation: RefreshRotation): Promise<boolean> {
     const stored = this.#refreshTokens.get(current.id);
     if (!stored || stored.rotatedAt !== undefined) return false;
-    Object.assign(stored, { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId, successor: rotation.successor });
+    Object.assign(stored, { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId });
+    const until = rotation.rotatedAt + this.options.refreshGraceMs;
+    if (until > this.options.now()) this.#successors.set(current.id, { sealed: rotation.successor, expiresAt: until });
     this.#store(rotation.tokens);
     return true;
   }
@@ -144,6 +149,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     for (const map of [this.#codes, this.#accessTokens, this.#refreshTokens] as Map<string, { grantId: string }>[]) {
       for (const [id, record] of map) if (record.grantId === revocation.grantId) map.delete(id);
     }
+    for (const id of this.#successors.keys()) if (!this.#refreshTokens.has(id)) this.#successors.delete(id);
   }
 
   async verifyToken(token: string): Promise<AccessToken | undefined> {
@@ -151,17 +157,30 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   #store(tokens: TokenSet): void {
+    this.#sweep();
     this.#accessTokens.set(tokens.accessToken.id, tokens.accessToken);
     if (tokens.refreshToken) this.#refreshTokens.set(tokens.refreshToken.id, tokens.refreshToken);
   }
 
-  /** Drops expired records, so memory stays bounded by what is live. */
+  /** Drops expired records, so memory stays bounded by what is live. Runs on /authorize and on the token path. */
   #sweep(): void {
+    this.#dropSuccessors();
     const now = this.options.now();
+    if (now - this.#sweptAt < sweepIntervalMs) return;
+    this.#sweptAt = now;
     for (const [id, code] of this.#codes) if (code.expiresAt <= now) this.#codes.delete(id);
     for (const [id, token] of this.#accessTokens) if (token.expiresAt <= now) this.#accessTokens.delete(id);
     for (const [id, token] of this.#refreshTokens) if (token.expiresAt !== undefined && token.expiresAt <= now) this.#refreshTokens.delete(id);
     for (const [id, pending] of this.#pending) if (pending.expiresAt <= now) this.#pending.delete(id);
+  }
+
+  /** Successors expire in the order they were made, so only the expired head of the map is walked. */
+  #dropSuccessors(): void {
+    const now = this.options.now();
+    for (const [id, successor] of this.#successors) {
+      if (successor.expiresAt > now) break;
+      this.#successors.delete(id);
+    }
   }
 
   async #showConsent(request: Request): Promise<Response> {
@@ -172,14 +191,14 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     if (subject === undefined) return message(401, "Sign in first, then start again from the application.");
     const csrfToken = randomToken();
     pending.csrfHash = hashToken(csrfToken);
-    const { client, request: authorization } = pending;
+    const { request: authorization } = pending;
     return renderConsentPage(
       {
         action: `${this.options.basePath}/consent`,
         requestId: id,
         csrfToken,
-        clientId: client.client_id,
-        clientName: client.client_name,
+        clientId: pending.clientId,
+        clientName: pending.clientName,
         redirectUri: authorization.redirectUri,
         scopes: authorization.scopes,
         resource: authorization.resource,

@@ -30,11 +30,13 @@ export function mintTokens(
   o: ResolvedProviderOptions,
 ): MintedTokens {
   const now = o.now();
+  // Rotation restarts a refresh token's lifetime, but never past the end of the grant.
+  const until = (ttlMs: number) => Math.min(now + ttlMs, binding.grantExpiresAt);
   const accessToken = randomToken();
-  const access: AccessToken = { ...binding, scopes: accessScopes, id: hashToken(accessToken), issuedAt: now, expiresAt: now + o.accessTokenTtlMs };
+  const access: AccessToken = { ...binding, scopes: accessScopes, id: hashToken(accessToken), issuedAt: now, expiresAt: until(o.accessTokenTtlMs) };
   const refreshToken = withRefreshToken ? randomToken() : undefined;
   const refresh: RefreshToken | undefined = refreshToken
-    ? { ...binding, id: hashToken(refreshToken), issuedAt: now, expiresAt: now + o.refreshTokenTtlMs }
+    ? { ...binding, id: hashToken(refreshToken), issuedAt: now, expiresAt: until(o.refreshTokenTtlMs), accessTokenId: access.id }
     : undefined;
   return {
     records: { accessToken: access, ...(refresh ? { refreshToken: refresh } : {}) },
@@ -42,7 +44,7 @@ export function mintTokens(
     body: {
       access_token: accessToken,
       token_type: "Bearer",
-      expires_in: Math.floor(o.accessTokenTtlMs / 1000),
+      expires_in: Math.floor((access.expiresAt - now) / 1000),
       ...(refreshToken ? { refresh_token: refreshToken } : {}),
       ...(accessScopes.length > 0 ? { scope: accessScopes.join(" ") } : {}),
     },
@@ -58,5 +60,6 @@ export function bindingOf(record: GrantBinding): GrantBinding {
     resource: record.resource,
     subject: record.subject,
     ...(record.claims ? { claims: record.claims } : {}),
+    grantExpiresAt: record.grantExpiresAt,
   };
 }

@@ -1,18 +1,35 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
-import { maxBodyBytes } from "./http.js";
+import { maxBodyBytes, oauthErrorResponse } from "./http.js";
 import type { OAuthProvider } from "./oauth-provider.js";
 import type { BearerOptions } from "./require-bearer.js";
+import { OAuthServerError, invalidRequest } from "./server-errors.js";
 import type { AuthInfo } from "./types.js";
 
 /** Express-style continuation; Express's `NextFunction` fits. */
 export type NextFunction = (error?: unknown) => void;
 
-/** A `node:http` request as a web `Request`. Express's parsed `req.body` is re-encoded if a body parser ran first. */
-export async function toWebRequest(req: IncomingMessage): Promise<Request> {
-  const protocol = (req.socket as TLSSocket).encrypted ? "https" : "http";
-  const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
-  const url = new URL(path, `${protocol}://${req.headers.host ?? "localhost"}`);
+export interface NodeListenerOptions {
+  /**
+   * The origin request URLs are built from, e.g. the provider's `baseUrl`; the request's path and query
+   * are appended. Default: taken from the `Host` header, which must then be a valid host (else 400).
+   */
+  origin?: string | URL;
+  /** Receives errors of the adapter and the handler (then answered 500). Default: `console.error`. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * A `node:http` request as a web `Request`. Express's parsed `req.body` is re-encoded if a body parser ran
+ * first. Only origin-form targets (`/path?query`) are accepted: an absolute-form or `//host/...` target
+ * would otherwise choose the URL's origin. Throws a 400 `OAuthServerError` for a request it refuses.
+ */
+export async function toWebRequest(req: IncomingMessage, origin?: string | URL): Promise<Request> {
+  const target = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
+  if (!target.startsWith("/") || target.startsWith("//")) throw invalidRequest("the request target must be a path");
+  const href = `${origin === undefined ? hostOrigin(req) : new URL(origin).origin}${target}`;
+  if (!URL.canParse(href)) throw invalidRequest("the request target is not a valid path");
+  const url = new URL(href);
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (Array.isArray(value)) for (const item of value) headers.append(name, item);
@@ -34,26 +51,40 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
   res.end(Buffer.from(await response.arrayBuffer()));
 }
 
-/** A `node:http` request listener serving a web-standard handler, e.g. `provider.handle`. */
-export function toNodeListener(handler: (request: Request) => Promise<Response>): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * A `node:http` request listener serving a web-standard handler, e.g. `provider.handle` (pass
+ * `{ origin: provider.baseUrl }`). A request the adapter refuses gets its 400; any other failure is
+ * reported to `onError` and answered 500.
+ */
+export function toNodeListener(
+  handler: (request: Request) => Promise<Response>,
+  options: NodeListenerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const onError = options.onError ?? ((error: unknown) => console.error("mcp-oauth server: a request failed", error));
   return (req, res) => {
-    toWebRequest(req)
+    toWebRequest(req, options.origin)
       .then(handler)
       .then((response) => sendWebResponse(res, response))
-      .catch(() => {
+      .catch((error: unknown) => {
+        if (error instanceof OAuthServerError && !res.headersSent) return sendWebResponse(res, oauthErrorResponse(error));
+        onError(error);
         if (!res.headersSent) res.statusCode = 500;
         res.end();
-      });
+      })
+      .catch(onError);
   };
 }
 
-/** Express/Connect middleware: the provider's endpoints and metadata are served, everything else goes to `next`. */
+/**
+ * Express/Connect middleware: the provider's endpoints and metadata are served (request URLs built on
+ * its `baseUrl`), everything else goes to `next`, and so do failures.
+ */
 export function nodeMiddleware(provider: OAuthProvider): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
   return (req, res, next) => {
     const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
     if (!provider.matches(new URL(path, "http://localhost"))) return next();
-    toWebRequest(req)
-      .then(provider.handle)
+    toWebRequest(req, provider.baseUrl)
+      .then(provider.handle, (error: unknown) => (error instanceof OAuthServerError ? oauthErrorResponse(error) : Promise.reject(error)))
       .then((response) => sendWebResponse(res, response))
       .catch(next);
   };
@@ -77,14 +108,15 @@ export function nodeRequireBearer(
   };
 }
 
+/** `http(s)://<Host>`, refusing a Host header that is not just a host and port. */
+function hostOrigin(req: IncomingMessage): string {
+  const host = req.headers.host ?? "localhost";
+  if (!/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/.test(host)) throw invalidRequest("the Host header is not a valid host");
+  return `${(req.socket as TLSSocket).encrypted ? "https" : "http"}://${host}`;
+}
+
 async function readNodeBody(req: IncomingMessage & { body?: unknown }, headers: Headers): Promise<Blob> {
-  if (req.readableEnded && req.body !== undefined) {
-    const type = headers.get("content-type") ?? "";
-    if (type.startsWith("application/x-www-form-urlencoded") && typeof req.body === "object" && req.body !== null) {
-      return new Blob([new URLSearchParams(req.body as Record<string, string>).toString()]);
-    }
-    return new Blob([typeof req.body === "string" ? req.body : JSON.stringify(req.body)]);
-  }
+  if (req.readableEnded && req.body !== undefined) return new Blob([parsedBody(req.body, headers.get("content-type") ?? "")]);
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -95,4 +127,21 @@ async function readNodeBody(req: IncomingMessage & { body?: unknown }, headers: 
     if (size > maxBodyBytes) break;
   }
   return new Blob(chunks);
+}
+
+/**
+ * A body a parser already consumed, encoded again. A form parser turns a repeated parameter into an
+ * array (and an extended one `a[b]=c` into an object): re-encoded, that would read as one value, and
+ * RFC 6749 §3.1 makes a repeated parameter an error, so anything but a string is refused.
+ */
+function parsedBody(body: unknown, contentType: string): string | Uint8Array<ArrayBuffer> {
+  if (typeof body === "string") return body;
+  if (Buffer.isBuffer(body)) return new Uint8Array(body);
+  if (!contentType.startsWith("application/x-www-form-urlencoded") || typeof body !== "object" || body === null) return JSON.stringify(body);
+  const form = new URLSearchParams();
+  for (const [key, value] of Object.entries(body)) {
+    if (typeof value !== "string") throw invalidRequest(`parameter \`${key.slice(0, 100)}\` was sent more than once, or with brackets`);
+    form.append(key, value);
+  }
+  return form.toString();
 }

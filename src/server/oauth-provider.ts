@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { isLoopbackHost } from "../back-channel.js";
 import { preflight, withCors } from "./cors.js";
 import { authorizationResponseUrl, handleAuthorize, mintAuthorizationCode } from "./handle-authorize.js";
 import { authorizationServerMetadata, metadataPaths, metadataResponse, protectedResourceMetadata } from "./handle-metadata.js";
@@ -48,6 +49,11 @@ export abstract class OAuthProvider {
     this.#routes = this.#buildRoutes();
   }
 
+  /** Where the endpoints are served (`baseUrl`); the node adapters build request URLs on it. */
+  get baseUrl(): string {
+    return this.options.baseUrl.href;
+  }
+
   /** The issuer identifier, exactly as served in metadata and in `iss`. */
   get issuer(): string {
     return this.options.issuer;
@@ -76,8 +82,10 @@ export abstract class OAuthProvider {
    * redirect URI, PKCE, scope, resource). Returns the URL to send the browser to: usually the subclass's
    * own login or consent page (served through `addRoute`); once the user decides, that page
    * sends the browser to `await this.approve(request, approval)` or `this.deny(request)`. A subclass that
-   * needs no interaction may return `approve(...)` at once. Throw `OAuthServerError("access_denied", ...)`
-   * to refuse; it reaches the client as an error redirect.
+   * needs no interaction may return `approve(...)` at once. A thrown `OAuthServerError` (e.g.
+   * `access_denied`) is answered like a validation error: a redirect to a trusted redirect URI (see
+   * `trustsRedirectUri`), else the error page. To send the user back with an error in any case, return
+   * `this.deny(request, ...)`.
    */
   abstract authorize(client: RegisteredClient, request: AuthorizationRequest, httpRequest: Request): Promise<string>;
 
@@ -100,16 +108,19 @@ export abstract class OAuthProvider {
 
   /**
    * The refresh token record with this id, or undefined when unknown, revoked or expired. Must keep
-   * returning a rotated token (with `rotatedAt`, `successorId`, `successor`) until it expires: a rotated
-   * token presented again is how reuse is detected.
+   * returning a rotated token (with `rotatedAt` and `successorId`) until it expires: a rotated token
+   * presented again is how reuse is detected. `successor` should be returned only during the grace
+   * window (until `rotatedAt + options.refreshGraceMs`) and then forgotten, since together with the old
+   * token it leads to the live one.
    */
   abstract loadRefreshToken(tokenId: string): Promise<RefreshToken | undefined>;
 
   /**
    * Atomically rotates `current`: if the stored record is not rotated yet, set its `rotatedAt`,
-   * `successorId` and `successor` from `rotation`, store `rotation.tokens`, and resolve `true`; if it was
-   * rotated already (or is gone), change nothing and resolve `false`. The same atomicity as
-   * `exchangeAuthorizationCode` is required: two concurrent rotations of one token, exactly one `true`.
+   * `successorId` and (for the grace window only) `successor` from `rotation`, store `rotation.tokens`,
+   * and resolve `true`; if it was rotated already (or is gone), change nothing and resolve `false`. The
+   * same atomicity as `exchangeAuthorizationCode` is required: two concurrent rotations of one token,
+   * exactly one `true`.
    */
   abstract exchangeRefreshToken(current: RefreshToken, rotation: RefreshRotation): Promise<boolean>;
 
@@ -140,6 +151,20 @@ export abstract class OAuthProvider {
     const { code, record } = mintAuthorizationCode(request, approval, this.options);
     await this.saveAuthorizationCode(record);
     return authorizationResponseUrl(request.redirectUri, { code }, request.state, this.options.issuer);
+  }
+
+  /**
+   * Whether an authorization error found before any user interaction (a bad `response_type`, missing
+   * PKCE, an unknown scope, an error thrown by `authorize`) may be sent to this redirect URI, which is
+   * already known to be registered for the client. Redirecting such errors to any registered URI would
+   * let whoever can register a client bounce browsers from this server to a site of their choice
+   * (RFC 9700 §4.11.2); untrusted URIs get the error page instead. Default: loopback `http:` redirect
+   * URIs only (a native app on the user's machine; nothing there a remote attacker can host).
+   * `InMemoryOAuthProvider` also trusts its pre-registered `clients`.
+   */
+  protected trustsRedirectUri(_client: RegisteredClient, redirectUri: string): boolean {
+    const url = new URL(redirectUri);
+    return url.protocol === "http:" && isLoopbackHost(url.hostname);
   }
 
   /** The redirect URL that tells the client the user refused (or another RFC 6749 §4.1.2.1 error). */
@@ -174,6 +199,7 @@ export abstract class OAuthProvider {
     } catch (error) {
       response = oauthErrorResponse(asServerError(error, this.options.onError));
     }
+    if (request.method === "HEAD") response = new Response(null, { status: response.status, headers: response.headers });
     return route.cors ? withCors(response) : response;
   };
 
@@ -194,9 +220,14 @@ export abstract class OAuthProvider {
     const o = this.options;
     const routes = new Map<string, Route>();
     const metadata = async () => metadataResponse(authorizationServerMetadata(o));
-    for (const path of metadataPaths(o.issuer)) routes.set(path, { methods: "GET", cors: true, handle: metadata });
-    routes.set(new URL(o.resourceMetadataUrl).pathname, { methods: "GET", cors: true, handle: async () => metadataResponse(protectedResourceMetadata(o)) });
-    routes.set(`${o.basePath}/authorize`, { methods: "GET, POST", cors: false, handle: (r) => handleAuthorize(r, o, this) });
+    for (const path of metadataPaths(o.issuer)) routes.set(path, { methods: "GET, HEAD", cors: true, handle: metadata });
+    routes.set(new URL(o.resourceMetadataUrl).pathname, { methods: "GET, HEAD", cors: true, handle: async () => metadataResponse(protectedResourceMetadata(o)) });
+    const authorizeDeps = {
+      getClient: (id: string) => this.getClient(id),
+      trustsRedirectUri: (client: RegisteredClient, uri: string) => this.trustsRedirectUri(client, uri),
+      authorize: (client: RegisteredClient, request: AuthorizationRequest, http: Request) => this.authorize(client, request, http),
+    };
+    routes.set(`${o.basePath}/authorize`, { methods: "GET, POST", cors: false, handle: (r) => handleAuthorize(r, o, authorizeDeps) });
     routes.set(`${o.basePath}/token`, { methods: "POST", cors: true, handle: (r) => handleToken(r, o, this) });
     if (o.registration.enabled) {
       routes.set(`${o.basePath}/register`, { methods: "POST", cors: true, handle: (r) => handleRegister(r, o, (client) => this.registerClient(client)) });

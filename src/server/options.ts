@@ -9,7 +9,7 @@ export interface ClientRegistrationOptions {
   enabled?: boolean;
   /** Scopes a client may register and request. Default: `requiredScopes`. Also advertised as `scopes_supported`. */
   validScopes?: string[];
-  /** Scopes a client gets when it registers without `scope`. Default: `validScopes`' value, else none. */
+  /** Scopes a client gets when it registers without `scope`; within `validScopes`. Default: `validScopes`' value, else none. */
   defaultScopes?: string[];
   /** Lifetime of issued client secrets, in seconds. Default: secrets do not expire. */
   clientSecretExpirySeconds?: number;
@@ -30,7 +30,7 @@ export interface RevocationOptions {
 export interface OAuthProviderOptions {
   /** Where the authorization server endpoints are served: `<baseUrl>/authorize`, `/token`, `/register`, `/revoke`. `https:`, or `http:` on a loopback host. */
   baseUrl: string | URL;
-  /** The issuer identifier (RFC 8414), served in metadata and in `iss`. Default: `baseUrl`. A trailing slash is dropped. */
+  /** The issuer identifier (RFC 8414), served in metadata and in `iss`. Default: `baseUrl`. Normalised as a URL; a trailing slash is dropped. */
   issuerUrl?: string | URL;
   /** Base URL of the MCP server (the protected resource). Default: `baseUrl`. */
   resourceBaseUrl?: string | URL;
@@ -40,12 +40,18 @@ export interface OAuthProviderOptions {
   serviceDocumentationUrl?: string | URL;
   clientRegistration?: ClientRegistrationOptions;
   revocation?: RevocationOptions;
-  /** Scopes every MCP request must carry (else 403 `insufficient_scope`); also named in the 401 challenge. Default none. */
+  /** Scopes every MCP request must carry (else 403 `insufficient_scope`); also named in the 401 challenge. Within `clientRegistration.validScopes` when set. Default none. */
   requiredScopes?: string[];
   /** Access token lifetime in seconds. Default 3600. */
   accessTokenTtlSeconds?: number;
-  /** Refresh token lifetime in seconds (each rotation starts a new one). Default 2592000 (30 days). */
+  /** Refresh token lifetime in seconds (each rotation starts a new one, up to `grantLifetimeSeconds`). Default 2592000 (30 days). */
   refreshTokenTtlSeconds?: number;
+  /**
+   * Absolute lifetime of an authorization in seconds, counted from the user's approval: however often
+   * its refresh tokens rotate, no token of the grant outlives it, and the user must authorize again.
+   * Default 2592000 (30 days), or `refreshTokenTtlSeconds` if that is longer.
+   */
+  grantLifetimeSeconds?: number;
   /** Authorization code lifetime in seconds, at most 600. Default 300. */
   authorizationCodeTtlSeconds?: number;
   /**
@@ -78,6 +84,7 @@ export interface ResolvedProviderOptions {
   scopesSupported: string[];
   accessTokenTtlMs: number;
   refreshTokenTtlMs: number;
+  grantLifetimeMs: number;
   codeTtlMs: number;
   refreshGraceMs: number;
   now: () => number;
@@ -88,7 +95,8 @@ const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "not a valid 
 const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", "expected a function");
 const secureUrl = z.union([z.string(), z.instanceof(URL)]).refine((value) => {
   const url = URL.canParse(String(value)) ? new URL(String(value)) : undefined;
-  if (!url || url.hash || url.search || url.username || url.password) return false;
+  // `url.search` and `url.hash` are empty for a bare "?" or "#", which RFC 8414 §2 forbids in an issuer too.
+  if (!url || /[?#]/.test(String(value)) || url.username || url.password) return false;
   return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
 }, "expected an https: URL (http: only on a loopback host) without query, fragment or credentials");
 
@@ -112,6 +120,7 @@ export const providerOptionsShape = {
   requiredScopes: z.array(scopeToken).optional(),
   accessTokenTtlSeconds: z.number().int().positive().optional(),
   refreshTokenTtlSeconds: z.number().int().positive().optional(),
+  grantLifetimeSeconds: z.number().int().positive().optional(),
   authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
   refreshTokenGraceSeconds: z.number().int().min(0).max(300).optional(),
   now: fn.optional(),
@@ -128,9 +137,16 @@ export function resolveProviderOptions(options: OAuthProviderOptions, extraShape
     .strict()
     .superRefine((value, context) => {
       const registration = value.clientRegistration;
-      const valid = registration?.validScopes ?? value.requiredScopes;
-      const outside = valid ? (registration?.defaultScopes ?? []).filter((s) => !valid.includes(s)) : [];
-      if (outside.length > 0) context.addIssue({ code: "custom", path: ["clientRegistration", "defaultScopes"], message: `not in validScopes: ${outside.join(" ")}` });
+      const valid = registration?.validScopes ?? value.requiredScopes ?? [];
+      // A required scope no client may request, or a default one no client may hold, can never be met.
+      const checks: [string[] | undefined, string[]][] = [
+        [registration?.defaultScopes, ["clientRegistration", "defaultScopes"]],
+        [registration?.validScopes && value.requiredScopes, ["requiredScopes"]],
+      ];
+      for (const [scopes, path] of checks) {
+        const outside = (scopes ?? []).filter((s) => !valid.includes(s));
+        if (outside.length > 0) context.addIssue({ code: "custom", path, message: `not in validScopes: ${outside.join(" ")}` });
+      }
     })
     .safeParse(options);
   if (!parsed.success) {
@@ -141,7 +157,8 @@ export function resolveProviderOptions(options: OAuthProviderOptions, extraShape
 
   const baseUrl = new URL(String(options.baseUrl));
   const basePath = baseUrl.pathname.replace(/\/+$/, "");
-  const issuer = String(options.issuerUrl ?? options.baseUrl).replace(/\/+$/, "");
+  // The normalised URL (host case, default port, dot segments), so the issuer is served in one spelling only.
+  const issuer = new URL(String(options.issuerUrl ?? options.baseUrl)).href.replace(/\/+$/, "");
   const resourceBase = new URL(String(options.resourceBaseUrl ?? options.baseUrl));
   const resourceUrl = new URL(resourceBase.pathname.replace(/\/+$/, "") + (options.mcpPath ?? "/mcp"), resourceBase);
   const resource = resourceUrl.href;
@@ -166,6 +183,7 @@ export function resolveProviderOptions(options: OAuthProviderOptions, extraShape
     scopesSupported: validScopes,
     accessTokenTtlMs: (options.accessTokenTtlSeconds ?? 3600) * 1000,
     refreshTokenTtlMs: (options.refreshTokenTtlSeconds ?? 2_592_000) * 1000,
+    grantLifetimeMs: (options.grantLifetimeSeconds ?? Math.max(2_592_000, options.refreshTokenTtlSeconds ?? 0)) * 1000,
     codeTtlMs: (options.authorizationCodeTtlSeconds ?? 300) * 1000,
     refreshGraceMs: (options.refreshTokenGraceSeconds ?? 30) * 1000,
     now: options.now ?? Date.now,

@@ -74,6 +74,8 @@ export interface GrantBinding {
   resource: string;
   subject: string;
   claims?: Record<string, unknown>;
+  /** When the authorization ends (`grantLifetimeSeconds` after approval): no token of the grant is valid after it. */
+  grantExpiresAt: number;
 }
 
 export interface AuthorizationCode extends GrantBinding {
@@ -100,6 +102,8 @@ export interface RefreshToken extends GrantBinding {
   issuedAt: number;
   /** Absent: does not expire. */
   expiresAt?: number;
+  /** `id` of the access token issued together with this refresh token: revoked when this one is rotated. */
+  accessTokenId?: string;
   /** When this token was rotated out. Set by `exchangeRefreshToken`, together with the two fields below. */
   rotatedAt?: number;
   /** `id` of the refresh token that replaced this one. */
@@ -107,7 +111,7 @@ export interface RefreshToken extends GrantBinding {
   /**
    * The token response that replaced this token, encrypted with a key only this token's holder can
    * derive. It lets a retry inside the grace window get the same successor without the store ever
-   * holding a usable token.
+   * holding a usable token. Kept only for the grace window.
    */
   successor?: string;
 }

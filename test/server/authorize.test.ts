@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { REDIRECT_URI, pkce, serverUnderTest, type ServerUnderTest } from "./support.js";
+import { REDIRECT_URI, pkce, preRegistered, serverUnderTest, type ServerUnderTest } from "./support.js";
 
 /** A valid request for `clientId`, with overrides (undefined removes a parameter). */
 function request(t: ServerUnderTest, clientId: string, overrides: Record<string, string | undefined> = {}) {
@@ -106,7 +106,32 @@ describe("/authorize: exact redirect URI matching, loopback port excepted (RFC 9
   });
 });
 
-describe("/authorize: errors after the redirect URI is known go back to the client with state and iss (S14, S15)", () => {
+describe("/authorize: errors before any user interaction are redirected only to a trusted redirect URI (RFC 9700 §4.11.2)", () => {
+  const remote = "https://app.example.com/cb";
+
+  it("a dynamically registered client with a remote redirect URI gets the error page, never a redirect", async () => {
+    const t = await serverUnderTest();
+    const client = await t.register({ redirect_uris: [remote] });
+    const cases: [Record<string, string | undefined>, string][] = [
+      [{ response_type: "bogus" }, "unsupported_response_type"],
+      [{ code_challenge: undefined }, "invalid_request"],
+      [{ scope: "root" }, "invalid_scope"],
+      [{ resource: "https://other.example.com/mcp" }, "invalid_target"],
+    ];
+    for (const [overrides, error] of cases) {
+      await expectErrorPage(await t.authorize(request(t, client.client_id, { redirect_uri: remote, ...overrides })), error);
+    }
+    // A valid request still goes through: only errors are held back.
+    expect(new URL((await t.authorize(request(t, client.client_id, { redirect_uri: remote }))).headers.get("location") ?? "").searchParams.get("code")).toBeTruthy();
+  });
+
+  it("a pre-registered client's remote redirect URI is trusted: the error is redirected with state and iss", async () => {
+    const t = await serverUnderTest({ clients: [preRegistered("known", { redirect_uris: [remote] })] });
+    expectErrorRedirect(t, await t.authorize(request(t, "known", { redirect_uri: remote, response_type: "bogus" })), "unsupported_response_type", remote);
+  });
+});
+
+describe("/authorize: errors for a loopback redirect URI go back to the client with state and iss (S14, S15)", () => {
   const cases: [string, Record<string, string | undefined>, string][] = [
     ["a wrong response_type", { response_type: "token" }, "unsupported_response_type"],
     ["a missing response_type", { response_type: undefined }, "invalid_request"],
@@ -161,5 +186,23 @@ describe("/authorize: errors after the redirect URI is known go back to the clie
     const response = await fetch(t.url("/authorize"), { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "GET" } });
     expect(response.status).toBe(405);
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("/authorize: scopes are limited to what the client registered (S17)", () => {
+  it("refuses a scope the server supports but the client did not register", async () => {
+    const t = await serverUnderTest();
+    const client = await t.register({ scope: "mcp:tools" });
+    expectErrorRedirect(t, await t.authorize(request(t, client.client_id, { scope: "mcp:tools mcp:admin" })), "invalid_scope");
+    const narrow = await t.authorize(request(t, client.client_id, { scope: "mcp:tools" }));
+    expect(new URL(narrow.headers.get("location") ?? "").searchParams.get("code")).toBeTruthy();
+  });
+
+  it("with no scope asked for, grants the client's registered scope only, never the server's defaults beyond it", async () => {
+    const t = await serverUnderTest({ clients: [preRegistered("admin-only", { scope: "mcp:admin" }), preRegistered("retired", { scope: "mcp:retired" })] });
+    const admin = await t.redeem({ client_id: "admin-only", redirect_uris: [REDIRECT_URI] }, await t.login({ client_id: "admin-only", redirect_uris: [REDIRECT_URI] }, { scope: undefined }));
+    expect(((await admin.json()) as { scope?: string }).scope).toBe("mcp:admin");
+    const retired = await t.redeem({ client_id: "retired", redirect_uris: [REDIRECT_URI] }, await t.login({ client_id: "retired", redirect_uris: [REDIRECT_URI] }, { scope: undefined }));
+    expect(((await retired.json()) as { scope?: string }).scope).toBeUndefined();
   });
 });

@@ -2,12 +2,12 @@ import { describe, expect, it } from "vitest";
 import { REDIRECT_URI, loadConsentPage, pkce, serverUnderTest, type ServerUnderTest } from "./support.js";
 
 /** Starts an authorization with the consent page on (the default), returning the consent URL. */
-async function startConsent(t: ServerUnderTest, clientMetadata: Record<string, unknown> = {}): Promise<string> {
-  const client = await t.register(clientMetadata);
+async function startConsent(t: ServerUnderTest, clientMetadata: Record<string, unknown> = {}, redirectUri = REDIRECT_URI): Promise<string> {
+  const client = await t.register({ scope: "mcp:tools mcp:admin", ...clientMetadata });
   const response = await t.authorize({
     response_type: "code",
     client_id: client.client_id,
-    redirect_uri: REDIRECT_URI,
+    redirect_uri: redirectUri,
     code_challenge: pkce().challenge,
     code_challenge_method: "S256",
     state: "s",
@@ -54,6 +54,15 @@ describe("the consent page of InMemoryOAuthProvider (S18, S19, S20, S8)", () => 
     expect(cookie).toMatch(/^mcp_oauth_consent=/);
   });
 
+  it("says what an empty scope means rather than promising no permissions", async () => {
+    const t = await serverUnderTest({ autoApprove: false, clientRegistration: { enabled: true }, requiredScopes: [] });
+    const client = await t.register();
+    const response = await t.authorize({ response_type: "code", client_id: client.client_id, redirect_uri: REDIRECT_URI, code_challenge: pkce().challenge, code_challenge_method: "S256" });
+    const { html } = await loadConsentPage(response.headers.get("location") ?? "");
+    expect(html).not.toContain("No specific permissions");
+    expect(html).toContain("no particular scope");
+  });
+
   it("approving answers 303 to the client with code, state and iss", async () => {
     const t = await serverUnderTest({ autoApprove: false });
     const consentUrl = await startConsent(t);
@@ -67,13 +76,18 @@ describe("the consent page of InMemoryOAuthProvider (S18, S19, S20, S8)", () => 
     expect(location.searchParams.get("iss")).toBe(t.server.issuer);
   });
 
-  it("denying answers 303 with access_denied", async () => {
+  it("denying answers 303 with access_denied, state and iss, even to a remote redirect URI (the user saw where it goes)", async () => {
     const t = await serverUnderTest({ autoApprove: false });
-    const consentUrl = await startConsent(t);
+    const remote = "https://app.example.com/cb";
+    const consentUrl = await startConsent(t, { redirect_uris: [remote] }, remote);
     const c = await loadConsentPage(consentUrl);
     const response = await submit(consentUrl, { request: c.request, csrf: c.csrf, decision: "deny" }, { cookie: c.cookie });
     expect(response.status).toBe(303);
-    expect(new URL(response.headers.get("location") ?? "").searchParams.get("error")).toBe("access_denied");
+    const location = new URL(response.headers.get("location") ?? "");
+    expect(`${location.origin}${location.pathname}`).toBe(remote);
+    expect(location.searchParams.get("error")).toBe("access_denied");
+    expect(location.searchParams.get("state")).toBe("s");
+    expect(location.searchParams.get("iss")).toBe(t.server.issuer);
   });
 
   const forged: [string, (c: Awaited<ReturnType<typeof loadConsentPage>>, origin: string) => [Record<string, string>, Record<string, string>]][] = [

@@ -93,6 +93,16 @@ describe("CORS (S4)", () => {
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  it("HEAD on metadata answers 200 with the headers and no body", async () => {
+    const t = await serverUnderTest();
+    for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/oauth-protected-resource/mcp"]) {
+      const response = await fetch(t.url(path), { method: "HEAD" });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("application/json");
+      expect(await response.text()).toBe("");
+    }
+  });
+
   it("a wrong method on an endpoint is 405 with Allow", async () => {
     const t = await serverUnderTest();
     const response = await fetch(t.url("/token"));
@@ -111,6 +121,10 @@ describe("options (S3)", () => {
     ["a code lifetime over 10 minutes", { baseUrl: "https://a.example.com", authorizationCodeTtlSeconds: 601 }, "authorizationCodeTtlSeconds"],
     ["a grace window over 5 minutes", { baseUrl: "https://a.example.com", refreshTokenGraceSeconds: 301 }, "refreshTokenGraceSeconds"],
     ["a default scope outside validScopes", { baseUrl: "https://a.example.com", clientRegistration: { validScopes: ["a"], defaultScopes: ["b"] } }, "clientRegistration.defaultScopes"],
+    ["an issuer with an empty query", { baseUrl: "https://a.example.com", issuerUrl: "https://a.example.com/?" }, "issuerUrl"],
+    ["an issuer with an empty fragment", { baseUrl: "https://a.example.com", issuerUrl: "https://a.example.com/#" }, "issuerUrl"],
+    ["a required scope outside validScopes", { baseUrl: "https://a.example.com", clientRegistration: { validScopes: ["a"] }, requiredScopes: ["b"] }, "requiredScopes"],
+    ["a default scope when no scope is valid", { baseUrl: "https://a.example.com", clientRegistration: { defaultScopes: ["b"] } }, "clientRegistration.defaultScopes"],
     ["a misspelt option", { baseUrl: "https://a.example.com", requiredScope: ["a"] }, "requiredScope"],
     ["a misspelt subclass option", { baseUrl: "https://a.example.com", autoApprov: true }, "autoApprov"],
     ["a non-boolean autoApprove", { baseUrl: "https://a.example.com", autoApprove: "yes" }, "autoApprove"],
@@ -128,6 +142,11 @@ describe("options (S3)", () => {
       expect((error as OAuthError).message).toContain(`\`${option}\``);
     });
   }
+
+  it("serves the issuer normalised (dot segments resolved), not as written", () => {
+    expect(new InMemoryOAuthProvider({ baseUrl: "https://a.example.com", issuerUrl: "https://A.example.com/x/../tenant/./" }).issuer).toBe("https://a.example.com/tenant");
+    expect(new InMemoryOAuthProvider({ baseUrl: "https://a.example.com", issuerUrl: "https://a.example.com:443/a/.." }).issuer).toBe("https://a.example.com");
+  });
 
   it("accepts http: on loopback hosts for development", () => {
     expect(() => new InMemoryOAuthProvider({ baseUrl: "http://127.0.0.1:8080" })).not.toThrow();

@@ -1,9 +1,12 @@
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
+import { listenThenMount } from "../../examples/listen-then-mount.js";
 import { Client } from "../../src/client.js";
 import { OAuth, isOAuthError, type OAuthEvent } from "../../src/index.js";
+import { InMemoryOAuthProvider, sendWebResponse, toNodeListener, toWebRequest } from "../../src/server/index.js";
+import { rpc } from "../support/harness.js";
 import { captureLogger, followRedirects } from "../support/openers.js";
-import { consentingBrowser, serverUnderTest } from "./support.js";
+import { closeLater, consentingBrowser, serverUnderTest } from "./support.js";
 
 describe("our OAuth client against our OAuthProvider, end to end", () => {
   it("discovers, registers, authorizes, calls tools, refreshes, and a restarted process reuses the stored token", async () => {
@@ -60,5 +63,27 @@ describe("our OAuth client against our OAuthProvider, end to end", () => {
     const oauth = new OAuth({ mcpUrl: t.server.mcpUrl, tokenStorage: new Keyv(), openBrowser: browser.open, logger: captureLogger(), callbackTimeoutMs: 10_000 });
     const error = await oauth.getAccessToken().catch((e: unknown) => e);
     expect(isOAuthError(error, "access_denied")).toBe(true);
+  });
+
+  it("steps up to a scope its registration did not name by registering again (the server limits clients to their registered scope)", async () => {
+    // Listing tools needs mcp:tools, calling one also mcp:admin: the second request is a 403 step-up.
+    const server = await listenThenMount(0, (origin) => {
+      const provider = new InMemoryOAuthProvider({ baseUrl: origin, autoApprove: true, clientRegistration: { enabled: true, validScopes: ["mcp:tools", "mcp:admin"] }, requiredScopes: ["mcp:tools"] });
+      const oauthRoutes = toNodeListener(provider.handle, { origin });
+      return (req, res) => {
+        if (provider.matches(new URL(req.url ?? "/", origin))) return oauthRoutes(req, res);
+        void toWebRequest(req, origin).then(async (request) => {
+          const { method } = (await request.clone().json()) as { method?: string };
+          const check = await provider.authenticate(request, { requiredScopes: method === "tools/call" ? ["mcp:tools", "mcp:admin"] : ["mcp:tools"] });
+          await sendWebResponse(res, check.response ?? Response.json({ jsonrpc: "2.0", id: 1, result: {} }));
+        });
+      };
+    });
+    closeLater(server.close);
+    const browser = followRedirects();
+    const oauth = new OAuth({ mcpUrl: server.mcpUrl, tokenStorage: new Keyv(), openBrowser: browser.open, logger: captureLogger(), callbackTimeoutMs: 10_000 });
+    expect((await oauth.fetch(server.mcpUrl, rpc("tools/list"))).status).toBe(200);
+    expect((await oauth.fetch(server.mcpUrl, rpc("tools/call"))).status).toBe(200);
+    expect(browser.opened.map((url) => new URL(url).searchParams.get("scope"))).toEqual(["mcp:tools", "mcp:tools mcp:admin"]);
   });
 });

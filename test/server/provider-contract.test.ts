@@ -45,7 +45,7 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-const base = (baseUrl: string | URL) => ({ baseUrl, autoApprove: true, clientRegistration: { enabled: true }, revocation: { enabled: true } });
+const base = (baseUrl: string | URL) => ({ baseUrl, autoApprove: true, clientRegistration: { enabled: true }, revocation: { enabled: true }, refreshTokenGraceSeconds: 1 });
 type Made = { provider: InMemoryOAuthProvider; snapshot?: () => Promise<string> };
 const factories: [string, boolean, (baseUrl?: string | URL) => Made][] = [
   ["InMemoryOAuthProvider", true, (baseUrl = "http://127.0.0.1:1") => ({ provider: new InMemoryOAuthProvider(base(baseUrl)) })],
@@ -79,7 +79,7 @@ const factories: [string, boolean, (baseUrl?: string | URL) => Made][] = [
 
 function grant(prefix: string, now = Date.now()): { code: AuthorizationCode; tokens: () => TokenSet } {
   const grantId = randomUUID();
-  const binding = { grantId, clientId: "c", scopes: ["s"], resource: "http://127.0.0.1:1/mcp", subject: "u" };
+  const binding = { grantId, clientId: "c", scopes: ["s"], resource: "http://127.0.0.1:1/mcp", subject: "u", grantExpiresAt: now + 600_000 };
   return {
     code: { ...binding, id: hashToken(`${prefix}-code`), redirectUri: "http://127.0.0.1/cb", redirectUriProvidedExplicitly: true, codeChallenge: "x".repeat(43), expiresAt: now + 60_000 },
     tokens: () => {
@@ -89,6 +89,15 @@ function grant(prefix: string, now = Date.now()): { code: AuthorizationCode; tok
       return { accessToken, refreshToken };
     },
   };
+}
+
+/** A fresh grant whose code has been redeemed for `tokens`. */
+async function redeemed(provider: InMemoryOAuthProvider): Promise<{ g: ReturnType<typeof grant>; tokens: TokenSet }> {
+  const g = grant(randomUUID());
+  await provider.saveAuthorizationCode(g.code);
+  const tokens = g.tokens();
+  expect(await provider.exchangeAuthorizationCode(g.code, tokens)).toBe(true);
+  return { g, tokens };
 }
 
 for (const [name, enabled, make] of factories) {
@@ -108,14 +117,11 @@ for (const [name, enabled, make] of factories) {
 
     it("of 10 concurrent rotations of one refresh token, exactly one wins, and the rotation is readable", async () => {
       const { provider } = make();
-      const g = grant(randomUUID());
-      await provider.saveAuthorizationCode(g.code);
-      const first = g.tokens();
-      expect(await provider.exchangeAuthorizationCode(g.code, first)).toBe(true);
+      const { g, tokens: first } = await redeemed(provider);
       const current = (await provider.loadRefreshToken(first.refreshToken!.id))!;
       const rotations = Array.from({ length: 10 }, (_, i) => {
         const tokens = g.tokens();
-        return { rotatedAt: 1000 + i, successorId: tokens.refreshToken!.id, successor: `sealed-${i}`, tokens };
+        return { rotatedAt: Date.now() + i, successorId: tokens.refreshToken!.id, successor: `sealed-${i}`, tokens };
       });
       const results = await Promise.all(rotations.map((rotation) => provider.exchangeRefreshToken(current, rotation)));
       expect(results.filter(Boolean)).toHaveLength(1);
@@ -124,16 +130,23 @@ for (const [name, enabled, make] of factories) {
       expect(await provider.loadRefreshToken(winner.successorId)).toBeDefined();
     });
 
+    it("keeps the sealed successor only for the grace window, the rotation itself until the token expires", async () => {
+      const { provider } = make();
+      const { g, tokens: first } = await redeemed(provider);
+      const next = g.tokens();
+      const rotation = { rotatedAt: Date.now(), successorId: next.refreshToken!.id, successor: "sealed", tokens: next };
+      expect(await provider.exchangeRefreshToken(first.refreshToken!, rotation)).toBe(true);
+      expect((await provider.loadRefreshToken(first.refreshToken!.id))?.successor).toBe("sealed");
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const later = await provider.loadRefreshToken(first.refreshToken!.id);
+      expect(later).toMatchObject({ rotatedAt: rotation.rotatedAt, successorId: rotation.successorId });
+      expect(later?.successor).toBeUndefined();
+    });
+
     it("revoking a grant hides its code and every token; revoking an access token hides only it", async () => {
       const { provider } = make();
-      const g = grant(randomUUID());
-      await provider.saveAuthorizationCode(g.code);
-      const tokens = g.tokens();
-      await provider.exchangeAuthorizationCode(g.code, tokens);
-      const other = grant(randomUUID());
-      await provider.saveAuthorizationCode(other.code);
-      const otherTokens = other.tokens();
-      await provider.exchangeAuthorizationCode(other.code, otherTokens);
+      const { g, tokens } = await redeemed(provider);
+      const { tokens: otherTokens } = await redeemed(provider);
 
       await provider.revokeToken({ type: "access_token", token: otherTokens.accessToken });
       expect(await provider.loadAccessToken(otherTokens.accessToken.id)).toBeUndefined();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { hashToken } from "../../src/server/index.js";
 import { oauthError, serverUnderTest, tokens, type RegisteredForTest, type ServerUnderTest, type TokenBody } from "./support.js";
 
 async function loggedIn(options: Parameters<typeof serverUnderTest>[0] = {}): Promise<{ t: ServerUnderTest; client: RegisteredForTest; first: TokenBody }> {
@@ -18,6 +19,13 @@ describe("/token: refresh token rotation (S26)", () => {
     expect((await t.mcp(second.access_token)).status).toBe(200);
     const third = await tokens(await t.refresh(client, second.refresh_token!));
     expect((await t.mcp(third.access_token)).status).toBe(200);
+  });
+
+  it("rotation revokes the previous generation's access token", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    expect((await t.mcp(first.access_token)).status).toBe(401);
+    expect((await t.mcp(second.access_token)).status).toBe(200);
   });
 
   it("a refresh may narrow the scope, and a later one may ask for the original grant again", async () => {
@@ -44,6 +52,28 @@ describe("/token: refresh token rotation (S26)", () => {
     expect((await t.refresh(client, first.refresh_token!)).status).toBe(200);
   });
 
+  it("rotation never carries a grant past grantLifetimeSeconds, counted from the authorization", async () => {
+    const { t, client, first } = await loggedIn({ refreshTokenTtlSeconds: 600, grantLifetimeSeconds: 1000 });
+    t.clock.now += 500_000;
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 400_000;
+    const third = await tokens(await t.refresh(client, second.refresh_token!));
+    // 900 s into a 1000 s grant: the access token may not outlive it either.
+    expect(third.expires_in).toBe(100);
+    t.clock.now += 101_000;
+    expect(await oauthError(await t.refresh(client, third.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect((await t.mcp(third.access_token)).status).toBe(401);
+  });
+
+  it("with the defaults, a grant ends 30 days after the authorization however often it is refreshed", async () => {
+    const { t, client, first } = await loggedIn();
+    const day = 86_400_000;
+    t.clock.now += 20 * day;
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 10 * day;
+    expect(await oauthError(await t.refresh(client, second.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+
   it("refuses an expired refresh token", async () => {
     const { t, client, first } = await loggedIn({ refreshTokenTtlSeconds: 600 });
     t.clock.now += 601_000;
@@ -62,6 +92,34 @@ describe("/token: the grace window and reuse detection (S27)", () => {
     expect(retry.expires_in).toBe(3590);
     // Nothing was revoked: the successor chain goes on.
     expect((await t.mcp(second.access_token)).status).toBe(200);
+    expect((await t.refresh(client, second.refresh_token!)).status).toBe(200);
+  });
+
+  it("once the window is over, the store no longer holds the sealed successor of the old token", async () => {
+    const { t, client, first } = await loggedIn();
+    await tokens(await t.refresh(client, first.refresh_token!));
+    const id = hashToken(first.refresh_token!);
+    expect((await t.server.provider.loadRefreshToken(id))?.successor).toBeTypeOf("string");
+    t.clock.now += 30_000;
+    const rotated = await t.server.provider.loadRefreshToken(id);
+    expect(rotated?.rotatedAt).toBeTypeOf("number");
+    expect(rotated?.successor).toBeUndefined();
+  });
+
+  it("a retry inside the window whose access token was revoked meanwhile is reuse: nothing revoked is handed out again", async () => {
+    const { t, client, first } = await loggedIn();
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    expect((await t.post("/revoke", { client_id: client.client_id, token: second.access_token })).status).toBe(200);
+    expect(await oauthError(await t.refresh(client, first.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect(await oauthError(await t.refresh(client, second.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("a retry inside the window after the access token simply expired still gets the same successor", async () => {
+    const { t, client, first } = await loggedIn({ accessTokenTtlSeconds: 10 });
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 15_000;
+    const retry = await tokens(await t.refresh(client, first.refresh_token!));
+    expect(retry).toMatchObject({ refresh_token: second.refresh_token, expires_in: 0 });
     expect((await t.refresh(client, second.refresh_token!)).status).toBe(200);
   });
 
@@ -96,6 +154,15 @@ describe("/token: the grace window and reuse detection (S27)", () => {
     const second = await tokens(await t.refresh(client, first.refresh_token!));
     expect(await oauthError(await t.refresh(client, first.refresh_token!, { scope: "mcp:tools" }))).toMatchObject({ error: "invalid_grant" });
     expect((await t.mcp(second.access_token)).status).toBe(401);
+  });
+
+  it("with the window set to 0, of two concurrent refreshes in the same millisecond exactly one succeeds", async () => {
+    const { t, client, first } = await loggedIn({ refreshTokenGraceSeconds: 0 });
+    const responses = await Promise.all([t.refresh(client, first.refresh_token!), t.refresh(client, first.refresh_token!)]);
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 400]);
+    // The loser was a reuse: the family is gone, the winner's tokens included.
+    const winner = await tokens(responses.find((r) => r.status === 200)!);
+    expect((await t.mcp(winner.access_token)).status).toBe(401);
   });
 
   it("with the window set to 0, any reuse revokes the family", async () => {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { startOAuthProviderServer, type OAuthProviderServer, type OAuthProviderServerOptions } from "../../examples/oauth-provider-server.js";
+import type { RegisteredClient } from "../../src/server/index.js";
 import { rpc } from "../support/harness.js";
 import { cleanupAfterEach } from "../support/local-server.js";
 
@@ -38,6 +39,11 @@ export interface ServerUnderTest {
 }
 
 export const closeLater = cleanupAfterEach();
+
+/** A client for the `clients` option: public, authorization code only, redirecting to REDIRECT_URI unless overridden. */
+export function preRegistered(client_id: string, extra: Partial<RegisteredClient> = {}): RegisteredClient {
+  return { client_id, client_id_issued_at: 0, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"], ...extra };
+}
 
 export function pkce(): { verifier: string; challenge: string } {
   const verifier = randomBytes(32).toString("base64url");

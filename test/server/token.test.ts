@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { REDIRECT_URI, oauthError, pkce, serverUnderTest, tokens } from "./support.js";
+import { REDIRECT_URI, oauthError, pkce, preRegistered, serverUnderTest, tokens } from "./support.js";
 
 describe("/token: the authorization_code grant", () => {
   it("issues a bearer token bound to the scope, with no-store, JSON and CORS headers (S25)", async () => {
@@ -69,6 +69,19 @@ describe("/token: the authorization_code grant", () => {
     expect(await oauthError(await t.redeem(client, login))).toMatchObject({ status: 400, error: "invalid_grant" });
     expect((await t.mcp(first.access_token)).status).toBe(401);
     expect(await oauthError(await t.refresh(client, first.refresh_token ?? ""))).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("a spent code replayed without the PKCE verifier or the redirect URI is refused but revokes nothing", async () => {
+    const t = await serverUnderTest();
+    const client = await t.register();
+    const login = await t.login(client);
+    const first = await tokens(await t.redeem(client, login));
+    // Whoever saw the code in a log or a Referer has neither the verifier nor, necessarily, the redirect URI.
+    expect(await oauthError(await t.redeem(client, login, { code_verifier: pkce().verifier }))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await t.redeem(client, login, { redirect_uri: undefined }))).toMatchObject({ status: 400, error: "invalid_request" });
+    expect(await oauthError(await t.redeem(client, login, { redirect_uri: "http://127.0.0.1:9/other" }))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect((await t.mcp(first.access_token)).status).toBe(200);
+    expect((await t.refresh(client, first.refresh_token ?? "")).status).toBe(200);
   });
 
   it("two concurrent redemptions of one code: exactly one succeeds (atomic consume)", async () => {
@@ -172,15 +185,7 @@ describe("/token when the provider's storage fails", () => {
 describe("pre-registered clients (InMemoryOAuthProvider `clients`)", () => {
   it("a confidential pre-registered client authenticates with the secret whose hash was configured", async () => {
     const { hashToken } = await import("../../src/server/index.js");
-    const client = {
-      client_id: "static-client",
-      client_id_issued_at: 0,
-      redirect_uris: [REDIRECT_URI],
-      token_endpoint_auth_method: "client_secret_post" as const,
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      client_secret_hash: hashToken("s3cret"),
-    };
+    const client = preRegistered("static-client", { token_endpoint_auth_method: "client_secret_post", grant_types: ["authorization_code", "refresh_token"], client_secret_hash: hashToken("s3cret") });
     const t = await serverUnderTest({ clients: [client] });
     const login = await t.login({ client_id: "static-client", redirect_uris: [REDIRECT_URI] });
     const form = { grant_type: "authorization_code", client_id: "static-client", code: login.code, code_verifier: login.verifier, redirect_uri: REDIRECT_URI };
@@ -190,7 +195,7 @@ describe("pre-registered clients (InMemoryOAuthProvider `clients`)", () => {
 
   it("a pre-registered confidential client without a secret hash is refused at construction", async () => {
     const { InMemoryOAuthProvider } = await import("../../src/server/index.js");
-    const client = { client_id: "c", client_id_issued_at: 0, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "client_secret_basic" as const, grant_types: ["authorization_code"], response_types: ["code"] };
+    const client = preRegistered("c", { token_endpoint_auth_method: "client_secret_basic" });
     expect(() => new InMemoryOAuthProvider({ baseUrl: "http://127.0.0.1:1", clients: [client] })).toThrow(/`clients.0`/);
   });
 });
