@@ -75,7 +75,7 @@ describe.each(locks)("lock contract: $name", ({ unavailable, make }) => {
 describe("FileLock liveness", () => {
   const lockFile = (dir: string, holder: object) => {
     // The file a holder leaves: what FileLock writes, at the path it uses for key "k".
-    const path = join(dir, `${lockFileName("k")}.lock`);
+    const path = join(dir, `${lockFileName("k")}.0.lock`);
     writeFileSync(path, JSON.stringify(holder));
     return path;
   };
