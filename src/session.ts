@@ -1,5 +1,5 @@
-import { underLock } from "./acquire-lock.js";
-import { assertSecureEndpoint, createBackChannelFetch, type FetchLike } from "./back-channel.js";
+import { underLock, type Lease, type LockSettings } from "./acquire-lock.js";
+import { assertSecureEndpoint, createBackChannelFetch, withSignal, type FetchLike } from "./back-channel.js";
 import { authorizeInBrowser } from "./authorize.js";
 import { discover } from "./discover.js";
 import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
@@ -12,11 +12,30 @@ import type { BearerChallenge } from "./parse-www-authenticate.js";
 import { checkRegistration } from "./check-registration.js";
 import { configuredClient, isUsableRegistration, registerClient, type ClientSource } from "./register-client.js";
 import { refreshTokens, toTokenRecord } from "./request-tokens.js";
+import { TokenSaver } from "./save-tokens.js";
 import { selectScopes } from "./select-scopes.js";
 import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "./token-store.js";
 
 /** Refresh this long before the stored expiry (at most half the token's lifetime), so a token never expires in flight. */
 const refreshMarginMs = 60_000;
+/** Flights a caller waits for, one after another, before it starts its own. */
+const maxJoins = 8;
+
+/** A refresh or a login in progress, and the access token it replaces. */
+interface Flight {
+  kind: "refresh" | "login";
+  seen: string | undefined;
+  promise: Promise<TokenRecord | undefined>;
+}
+
+/** What a holder of the token lock knows. */
+interface Held {
+  /** The newest tokens: the store's, or this process's whose write failed. */
+  latest: TokenRecord | undefined;
+  /** The access token of the record the store holds. */
+  inStore: string | undefined;
+  lease: Lease;
+}
 
 /**
  * The state of one MCP server's authorization: what discovery found, which client is registered, which
@@ -34,12 +53,16 @@ export class Session {
   #loaded: Promise<void> | undefined;
   /** The store was read once (`#loaded` settled successfully). */
   #ready = false;
-  #flight: Promise<TokenRecord | undefined> | undefined;
+  #flight: Flight | undefined;
+  readonly #saver: TokenSaver;
+  /** The last refresh token the server refused: never sent again. */
+  #refused: string | undefined;
 
   constructor(options: ResolvedOptions) {
     this.#o = options;
     this.#scope = tokenScope(undefined, options.mcpUrl);
     this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger);
+    this.#saver = new TokenSaver(this.store);
     this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
   }
 
@@ -51,29 +74,35 @@ export class Session {
   }
 
   /**
-   * The hot path's shortcut: the token in memory when the store was read, nothing is in flight and the
-   * token is fresh; else undefined (then `currentToken` does the real check). No await, no allocation.
+   * The hot path's shortcut: the token in memory when the store was read and the token is fresh, even
+   * while a login or step-up is in progress; else undefined (then `currentToken` does the real check).
+   * No await, no allocation.
    */
   freshToken(): TokenRecord | undefined {
     const tokens = this.#tokens;
-    return this.#ready && !this.#flight && tokens && this.#isFresh(tokens) ? tokens : undefined;
+    return this.#ready && tokens && this.#isFresh(tokens) ? tokens : undefined;
   }
 
-  /** Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire. */
+  /**
+   * Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire.
+   * Only what the caller needs is waited for: a fresh token is returned at once, and an unexpired one
+   * while a login is in progress (which will replace it).
+   */
   async currentToken(): Promise<TokenRecord | undefined> {
     await this.#load();
-    // Wait for a refresh or login in progress; if it fails, this request fails with it rather than
-    // starting a second login (one browser window, not fifty).
-    if (this.#flight) await this.#flight;
     const tokens = this.#tokens;
-    if (!tokens) return undefined;
-    if (this.#isFresh(tokens)) return tokens;
-    if (!tokens.refresh_token) return undefined;
+    if (tokens && this.#isFresh(tokens)) return tokens;
+    const unexpired = tokens && !this.#isExpired(tokens) ? tokens : undefined;
+    // With no usable token, wait for the login in progress; if it fails, this request fails with it
+    // rather than starting a second login (one browser window, not fifty).
+    if (this.#flight?.kind === "login") return unexpired ?? this.#flight.promise;
+    // Grants without a user get a new token ahead of expiry (firstToken asks); others use it to the end.
+    if (!tokens?.refresh_token) return this.renewsWithoutUser() ? undefined : unexpired;
     try {
       return await this.refresh(tokens);
     } catch (error) {
-      // A refresh that failed for a passing reason leaves an unexpired token usable.
-      if (isOAuthError(error) && error.transient && tokens.expires_at !== undefined && tokens.expires_at > this.#o.now()) return tokens;
+      // A refresh that failed for a passing reason (this caller's or the one it joined) leaves an unexpired token usable.
+      if (isOAuthError(error) && error.transient && unexpired) return unexpired;
       throw error;
     }
   }
@@ -90,18 +119,26 @@ export class Session {
    * refresh token found there is the one spent.
    */
   refresh(stale: TokenRecord): Promise<TokenRecord | undefined> {
-    return this.#exclusive(stale, () =>
-      this.#locked(this.#o.lockTimeoutMs, stale, async (stored) => {
+    return this.#exclusive("refresh", stale, () =>
+      this.#locked(this.#o.lockTimeoutMs, stale, async ({ latest, inStore, lease }) => {
         const discovery = this.#discovery;
-        const current = stored?.refresh_token ? stored : stale;
+        const current = latest?.refresh_token ? latest : stale;
+        const refreshToken = current.refresh_token;
         const client = discovery && (await this.#knownClient(discovery.authorizationServer.issuer));
-        if (!discovery || !client || !current.refresh_token) return undefined;
+        // A refresh token the server refused is not sent again: a full authorization follows.
+        if (!discovery || !client || !refreshToken || refreshToken === this.#refused) return undefined;
         try {
-          const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, current.refresh_token, discovery.resource, this.#backChannel);
-          return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token");
+          // The last moment to find out that another process may hold the lock: nothing is spent yet.
+          await lease.confirm();
+          const fetch = withSignal(this.#backChannel, lease.signal);
+          const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, refreshToken, discovery.resource, fetch);
+          return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token", inStore);
         } catch (error) {
           if (!isOAuthError(error) || error.transient) throw error;
-          if (error.oauthError === "invalid_grant") await this.#forgetTokens(discovery, current);
+          if (error.oauthError === "invalid_grant") {
+            this.#refused = refreshToken;
+            await this.#forgetTokens(discovery, current);
+          }
           return undefined; // a full authorization follows
         }
       }),
@@ -115,10 +152,11 @@ export class Session {
    */
   authorize(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp = false): Promise<TokenRecord> {
     // Another process's login may take as long as a browser may: wait for it that long, and use its tokens.
-    return this.#exclusive(rejected, () => this.#locked(this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs, rejected, () => this.#login(challenge, rejected, stepUp))) as Promise<TokenRecord>;
+    const waitMs = this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs;
+    return this.#exclusive("login", rejected, () => this.#locked(waitMs, rejected, ({ inStore }) => this.#login(challenge, rejected, stepUp, inStore))) as Promise<TokenRecord>;
   }
 
-  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean): Promise<TokenRecord> {
+  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, inStore: string | undefined): Promise<TokenRecord> {
     const discovery = await this.#discover(challenge?.resourceMetadata);
     const as = discovery.authorizationServer;
     const interactive = this.#o.grant === "authorization_code";
@@ -131,7 +169,7 @@ export class Session {
       ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
     });
     if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
-    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope);
+    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope, inStore);
     const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
     const run = (registration: ClientRecord | undefined) =>
       authorizeInBrowser({
@@ -156,42 +194,55 @@ export class Session {
       await this.#dropClient(as.issuer, "the token endpoint answered invalid_client");
       result = await run(undefined);
     }
-    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code");
+    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code", inStore);
   }
 
   /** Client credentials or enterprise-managed authorization: a pre-registered client, no browser. */
-  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined): Promise<TokenRecord> {
+  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined, inStore: string | undefined): Promise<TokenRecord> {
     const as = discovery.authorizationServer;
     const configured = configuredClient(this.#o, as, "");
     if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
     const record = this.#useClient(as.issuer, configured.record, configured.source);
     const response = await authorizeWithoutBrowser(this.#o, discovery, { record, signingKey: this.#o.signingKey }, scope, this.#backChannel);
-    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer");
+    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer", inStore);
   }
 
+  /** Forgets the tokens, under the token lock: a refresh in progress (here or elsewhere) must not store them again afterwards. */
   async clear(): Promise<void> {
     await this.#load().catch(() => undefined);
     const issuer = this.#discovery?.authorizationServer.issuer;
-    this.#tokens = undefined;
-    if (issuer) await this.store.delete("tokens", issuer);
+    const forget = () => {
+      this.#tokens = undefined;
+      this.#saver.forget();
+    };
+    forget();
+    if (!issuer) return;
+    await underLock(this.#lockSettings(), this.store.lockKey(), this.#o.lockTimeoutMs, async () => {
+      forget();
+      await this.store.delete("tokens", issuer);
+    }, async () => undefined);
   }
 
   /**
    * Runs `task` unless another refresh or authorization is in flight, in which case the caller waits for
-   * that one. A caller whose token was already replaced while it waited takes the new one.
+   * that one. A caller whose token was already replaced while it waited takes the new one; one whose
+   * token the same kind of flight just failed to replace (its refresh token refused) gets that answer
+   * rather than trying again.
    */
-  async #exclusive(seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
-    while (this.#flight) {
-      const result = await this.#flight; // a failed flight fails its joiners too
-      if (result && result.access_token !== seen?.access_token) return result;
-      if (!this.#flight) break;
+  async #exclusive(kind: Flight["kind"], seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
+    const seenToken = seen?.access_token;
+    for (let joined = 0; this.#flight && joined < maxJoins; joined += 1) {
+      const flight = this.#flight;
+      const result = await flight.promise; // a failed flight fails its joiners too
+      if (result && result.access_token !== seenToken) return result;
+      if (flight.kind === kind && flight.seen === seenToken) return result;
     }
-    if (this.#tokens && this.#tokens.access_token !== seen?.access_token && this.#isFresh(this.#tokens)) return this.#tokens;
-    const flight = task().finally(() => {
-      if (this.#flight === flight) this.#flight = undefined;
+    if (this.#tokens && this.#tokens.access_token !== seenToken && this.#isFresh(this.#tokens)) return this.#tokens;
+    const promise = task().finally(() => {
+      if (this.#flight?.promise === promise) this.#flight = undefined;
     });
-    this.#flight = flight;
-    return flight;
+    this.#flight = { kind, seen: seenToken, promise };
+    return promise;
   }
 
   /**
@@ -199,35 +250,41 @@ export class Session {
    * another holder stored usable tokens other than `seen` meanwhile, they are taken instead. While the
    * lock is busy the store is polled the same way, so a waiter gets the holder's tokens as soon as they land.
    */
-  #locked(waitMs: number, seen: TokenRecord | undefined, task: (stored: TokenRecord | undefined) => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
-    const settings = { lock: this.#o.lock, leaseMs: this.#o.lockLeaseMs, commandTimeoutMs: this.#o.storageTimeoutMs, signal: this.#o.signal, logger: this.#o.logger };
-    const adoptable = async () => {
-      const stored = await this.#storedTokens();
-      return { stored, usable: stored && stored.access_token !== seen?.access_token && !this.#isExpired(stored) ? this.#adopt(stored) : undefined };
-    };
+  #locked(waitMs: number, seen: TokenRecord | undefined, task: (held: Held) => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
+    const adoptable = (tokens: TokenRecord | undefined) => (tokens && tokens.access_token !== seen?.access_token && !this.#isExpired(tokens) ? this.#adopt(tokens) : undefined);
     return underLock(
-      settings,
+      this.#lockSettings(),
       this.store.lockKey(),
       waitMs,
-      async () => {
-        const { stored, usable } = await adoptable();
-        return usable ?? (await task(stored));
+      async (lease) => {
+        const { issuer, stored } = await this.#storedTokens();
+        // Tokens this process could not store are written first: the store's refresh token may be spent.
+        const { latest, inStore } = issuer === undefined ? { latest: stored, inStore: stored?.access_token } : await this.#saver.catchUp(issuer, stored);
+        return adoptable(latest) ?? (await task({ latest, inStore, lease }));
       },
-      async () => (await adoptable()).usable,
+      async () => {
+        const { issuer, stored } = await this.#storedTokens();
+        return adoptable(issuer === undefined ? stored : this.#saver.newest(issuer, stored));
+      },
     );
   }
 
+  #lockSettings(): LockSettings {
+    return { lock: this.#o.lock, leaseMs: this.#o.lockLeaseMs, commandTimeoutMs: this.#o.storageTimeoutMs, signal: this.#o.signal, logger: this.#o.logger };
+  }
+
   /** The tokens in the store now, for the issuer of the stored discovery when this process has none yet. */
-  async #storedTokens(): Promise<TokenRecord | undefined> {
+  async #storedTokens(): Promise<{ issuer: string | undefined; stored: TokenRecord | undefined }> {
     if (!this.#discovery) {
       const discovery = await this.store.getDiscovery();
       if (discovery) this.#setDiscovery(discovery);
     }
     const issuer = this.#discovery?.authorizationServer.issuer;
-    return issuer === undefined ? undefined : this.store.getTokens(issuer);
+    return { issuer, stored: issuer === undefined ? undefined : await this.store.getTokens(issuer) };
   }
 
   #adopt(tokens: TokenRecord): TokenRecord {
+    if (tokens === this.#tokens) return tokens;
     this.#tokens = tokens;
     this.#o.onEvent({ type: "tokens_adopted", expiresAt: tokens.expires_at });
     return tokens;
@@ -328,9 +385,10 @@ export class Session {
     await this.store.delete("client", issuer);
   }
 
-  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: TokenGrant): Promise<TokenRecord> {
+  /** Holding the lock; `inStore` is the access token of the record the store holds. */
+  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: TokenGrant, inStore: string | undefined): Promise<TokenRecord> {
     this.#tokens = record;
-    await this.store.setTokens(discovery.authorizationServer.issuer, record);
+    await this.#saver.save(discovery.authorizationServer.issuer, record, inStore);
     this.#o.onEvent({ type: "tokens_stored", grant, expiresAt: record.expires_at, scope: record.scope, refreshable: record.refresh_token !== undefined });
     return record;
   }
@@ -338,6 +396,7 @@ export class Session {
   /** Deletes stored tokens only if they are still the ones that failed: another process may have stored newer ones. */
   async #forgetTokens(discovery: DiscoveryRecord, failed: TokenRecord): Promise<void> {
     if (this.#tokens?.refresh_token === failed.refresh_token) this.#tokens = undefined;
+    this.#saver.forget(failed.refresh_token);
     const issuer = discovery.authorizationServer.issuer;
     const stored = await this.store.getTokens(issuer);
     if (stored?.refresh_token === failed.refresh_token) await this.store.delete("tokens", issuer);
