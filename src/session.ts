@@ -1,5 +1,5 @@
 import { underLock, type Lease, type LockSettings } from "./acquire-lock.js";
-import { assertSecureEndpoint, createBackChannelFetch, withSignal, type FetchLike } from "./back-channel.js";
+import { createBackChannelFetch, withSignal, type FetchLike } from "./back-channel.js";
 import { authorizeInBrowser } from "./authorize.js";
 import { discover } from "./discover.js";
 import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
@@ -9,24 +9,17 @@ import type { TokenGrant } from "./events.js";
 import { openSystemBrowser } from "./open-browser.js";
 import type { ResolvedOptions } from "./options.js";
 import type { BearerChallenge } from "./parse-www-authenticate.js";
-import { checkRegistration } from "./check-registration.js";
-import { configuredClient, isUsableRegistration, registerClient, type ClientSource } from "./register-client.js";
+import { ClientChooser } from "./choose-client.js";
+import { configuredClient } from "./register-client.js";
 import { refreshTokens, toTokenRecord } from "./request-tokens.js";
 import { TokenSaver } from "./save-tokens.js";
 import { selectScopes } from "./select-scopes.js";
+import { SingleFlight, type FlightKind } from "./share-flight.js";
+import { inScope, tokenScope, type TokenScope } from "./token-scope.js";
 import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "./token-store.js";
 
 /** Refresh this long before the stored expiry (at most half the token's lifetime), so a token never expires in flight. */
 const refreshMarginMs = 60_000;
-/** Flights a caller waits for, one after another, before it starts its own. */
-const maxJoins = 8;
-
-/** A refresh or a login in progress, and the access token it replaces. */
-interface Flight {
-  kind: "refresh" | "login";
-  seen: string | undefined;
-  promise: Promise<TokenRecord | undefined>;
-}
 
 /** What a holder of the token lock knows. */
 interface Held {
@@ -39,8 +32,8 @@ interface Held {
 
 /**
  * The state of one MCP server's authorization: what discovery found, which client is registered, which
- * tokens are held. Refreshes and authorizations run one at a time (single flight): concurrent callers
- * join the one in progress instead of spending a rotating refresh token twice or opening two browsers.
+ * tokens are held. Refreshes and authorizations run one at a time (`SingleFlight`) in this process, and
+ * under the token lock across processes.
  */
 export class Session {
   readonly store: TokenStore;
@@ -49,11 +42,11 @@ export class Session {
   #discovery: DiscoveryRecord | undefined;
   #scope: TokenScope;
   #tokens: TokenRecord | undefined;
-  #client: { record: ClientRecord; source: ClientSource; issuer: string } | undefined;
+  readonly #clients: ClientChooser;
   #loaded: Promise<void> | undefined;
   /** The store was read once (`#loaded` settled successfully). */
   #ready = false;
-  #flight: Flight | undefined;
+  readonly #flights = new SingleFlight();
   readonly #saver: TokenSaver;
   /** The last refresh token the server refused: never sent again. */
   #refused: string | undefined;
@@ -64,13 +57,12 @@ export class Session {
     this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger);
     this.#saver = new TokenSaver(this.store);
     this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
+    this.#clients = new ClientChooser(options, this.store, this.#backChannel);
   }
 
   /** Where the token may be sent: the resource's origin and path (the whole origin on the 2025-03-26 path). */
   covers(url: URL): boolean {
-    const scope = this.#scope;
-    if (url.origin !== scope.origin || url.pathname.startsWith("/.well-known/") || scope.excluded.has(url.pathname)) return false;
-    return scope.path === "" || url.pathname === scope.path || url.pathname.startsWith(`${scope.path}/`);
+    return inScope(this.#scope, url);
   }
 
   /**
@@ -95,7 +87,8 @@ export class Session {
     const unexpired = tokens && !this.#isExpired(tokens) ? tokens : undefined;
     // With no usable token, wait for the login in progress; if it fails, this request fails with it
     // rather than starting a second login (one browser window, not fifty).
-    if (this.#flight?.kind === "login") return unexpired ?? this.#flight.promise;
+    const flight = this.#flights.current;
+    if (flight?.kind === "login") return unexpired ?? flight.promise;
     // Grants without a user get a new token ahead of expiry (firstToken asks); others use it to the end.
     if (!tokens?.refresh_token) return this.renewsWithoutUser() ? undefined : unexpired;
     try {
@@ -124,7 +117,7 @@ export class Session {
         const discovery = this.#discovery;
         const current = latest?.refresh_token ? latest : stale;
         const refreshToken = current.refresh_token;
-        const client = discovery && (await this.#knownClient(discovery.authorizationServer.issuer));
+        const client = discovery && (await this.#clients.known(discovery.authorizationServer));
         // A refresh token the server refused is not sent again: a full authorization follows.
         if (!discovery || !client || !refreshToken || refreshToken === this.#refused) return undefined;
         try {
@@ -176,8 +169,8 @@ export class Session {
         as,
         resource: discovery.resource,
         scope,
-        ports: this.#callbackPorts(registration),
-        prepareClient: (redirectUri) => this.#prepareClient(discovery, redirectUri, registration, scope),
+        ports: this.#clients.callbackPorts(registration),
+        prepareClient: (redirectUri) => this.#clients.prepare(discovery, redirectUri, registration, scope),
         openBrowser: this.#o.openBrowser ?? openSystemBrowser,
         timeoutMs: this.#o.callbackTimeoutMs,
         signal: this.#o.signal,
@@ -190,8 +183,8 @@ export class Session {
       result = await run(stored);
     } catch (error) {
       // A registration the server forgot surfaces as invalid_client at the token endpoint: register anew, once.
-      if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && (this.#client?.source === "dynamic" || this.#client?.source === "stored"))) throw error;
-      await this.#dropClient(as.issuer, "the token endpoint answered invalid_client");
+      if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && this.#clients.registered)) throw error;
+      await this.#clients.drop(as.issuer, "the token endpoint answered invalid_client");
       result = await run(undefined);
     }
     return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code", inStore);
@@ -202,7 +195,7 @@ export class Session {
     const as = discovery.authorizationServer;
     const configured = configuredClient(this.#o, as, "");
     if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
-    const record = this.#useClient(as.issuer, configured.record, configured.source);
+    const record = this.#clients.use(as.issuer, configured.record, configured.source);
     const response = await authorizeWithoutBrowser(this.#o, discovery, { record, signingKey: this.#o.signingKey }, scope, this.#backChannel);
     return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer", inStore);
   }
@@ -223,26 +216,12 @@ export class Session {
     }, async () => undefined);
   }
 
-  /**
-   * Runs `task` unless another refresh or authorization is in flight, in which case the caller waits for
-   * that one. A caller whose token was already replaced while it waited takes the new one; one whose
-   * token the same kind of flight just failed to replace (its refresh token refused) gets that answer
-   * rather than trying again.
-   */
-  async #exclusive(kind: Flight["kind"], seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
-    const seenToken = seen?.access_token;
-    for (let joined = 0; this.#flight && joined < maxJoins; joined += 1) {
-      const flight = this.#flight;
-      const result = await flight.promise; // a failed flight fails its joiners too
-      if (result && result.access_token !== seenToken) return result;
-      if (flight.kind === kind && flight.seen === seenToken) return result;
-    }
-    if (this.#tokens && this.#tokens.access_token !== seenToken && this.#isFresh(this.#tokens)) return this.#tokens;
-    const promise = task().finally(() => {
-      if (this.#flight?.promise === promise) this.#flight = undefined;
+  /** Runs `task` as the session's one flight, or joins the one in progress (see `SingleFlight`). */
+  #exclusive(kind: FlightKind, seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
+    return this.#flights.run(kind, seen, task, (seenToken) => {
+      const tokens = this.#tokens;
+      return tokens && tokens.access_token !== seenToken && this.#isFresh(tokens) ? tokens : undefined;
     });
-    this.#flight = { kind, seen: seenToken, promise };
-    return promise;
   }
 
   /**
@@ -325,7 +304,7 @@ export class Session {
     if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
       // The server moved to another authorization server: nothing issued by the old one may be used.
       this.#tokens = undefined;
-      this.#client = undefined;
+      this.#clients.forget();
     }
     this.#setDiscovery(discovery);
     await this.store.setDiscovery(discovery);
@@ -336,53 +315,6 @@ export class Session {
   #setDiscovery(discovery: DiscoveryRecord): void {
     this.#discovery = discovery;
     this.#scope = tokenScope(discovery, this.#o.mcpUrl);
-  }
-
-  #callbackPorts(registration: ClientRecord | undefined): number[] {
-    if (this.#o.callbackPort !== undefined) return [this.#o.callbackPort];
-    const registered = registration?.redirect_uris[0];
-    const port = registered && URL.canParse(registered) ? Number(new URL(registered).port) : 0;
-    return port ? [port, 0] : [0];
-  }
-
-  async #prepareClient(discovery: DiscoveryRecord, redirectUri: string, stored: ClientRecord | undefined, scope: string | undefined): Promise<ClientRecord> {
-    const as = discovery.authorizationServer;
-    const configured = configuredClient(this.#o, as, redirectUri);
-    if (configured) return this.#useClient(as.issuer, configured.record, configured.source);
-    const known = this.#client?.source === "dynamic" || this.#client?.source === "stored" ? this.#client : undefined;
-    if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.#o.now())) return known.record;
-    if (stored && isUsableRegistration(stored, redirectUri, this.#o.now())) {
-      // First use of a registration from an earlier process: make sure the server still knows it.
-      const problem = await checkRegistration(as, stored, redirectUri, discovery.resource, scope, this.#backChannel);
-      if (!problem) return this.#useClient(as.issuer, stored, "stored");
-      await this.#dropClient(as.issuer, problem, stored.client_id);
-    }
-    assertSecureEndpoint(as.registration_endpoint ?? as.authorization_endpoint ?? "", "registration_endpoint");
-    const registered = await registerClient(as, redirectUri, this.#o, this.#backChannel);
-    const expiresAt = registered.client_secret_expires_at ?? 0;
-    await this.store.setClient(as.issuer, registered, expiresAt > 0 ? Math.max(expiresAt * 1000 - this.#o.now(), 1) : undefined);
-    return this.#useClient(as.issuer, registered, "dynamic");
-  }
-
-  #useClient(issuer: string, record: ClientRecord, source: ClientSource): ClientRecord {
-    this.#client = { record, source, issuer };
-    this.#o.onEvent({ type: "client_ready", clientId: record.client_id, source });
-    return record;
-  }
-
-  async #knownClient(issuer: string): Promise<{ record: ClientRecord } | undefined> {
-    if (this.#client?.issuer === issuer) return this.#client;
-    const as = this.#discovery?.authorizationServer;
-    const configured = as && configuredClient(this.#o, as, "");
-    if (configured) return configured;
-    const stored = await this.store.getClient(issuer);
-    return stored && { record: stored };
-  }
-
-  async #dropClient(issuer: string, reason: string, clientId = this.#client?.record.client_id ?? ""): Promise<void> {
-    this.#o.onEvent({ type: "client_dropped", clientId, reason });
-    this.#client = undefined;
-    await this.store.delete("client", issuer);
   }
 
   /** Holding the lock; `inStore` is the access token of the record the store holds. */
@@ -401,24 +333,4 @@ export class Session {
     const stored = await this.store.getTokens(issuer);
     if (stored?.refresh_token === failed.refresh_token) await this.store.delete("tokens", issuer);
   }
-}
-
-interface TokenScope {
-  origin: string;
-  /** Resource path without trailing slash; "" covers the whole origin. */
-  path: string;
-  /** Paths of the authorization server's endpoints on this origin: never sent the token. */
-  excluded: ReadonlySet<string>;
-}
-
-function tokenScope(discovery: DiscoveryRecord | undefined, mcpUrl: URL): TokenScope {
-  const base = discovery ? new URL(discovery.resource) : mcpUrl;
-  const as = discovery?.authorizationServer;
-  const excluded = new Set<string>();
-  // A resource that spans the whole origin may share it with its authorization server.
-  for (const endpoint of as ? [as.authorization_endpoint, as.token_endpoint, as.registration_endpoint, as.revocation_endpoint] : []) {
-    const url = endpoint && URL.canParse(endpoint) ? new URL(endpoint) : undefined;
-    if (url?.origin === base.origin) excluded.add(url.pathname);
-  }
-  return { origin: base.origin, path: discovery?.legacy ? "" : base.pathname.replace(/\/+$/, ""), excluded };
 }
