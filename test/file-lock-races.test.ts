@@ -1,22 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FileLock } from "../src/index.js";
 import type { ContenderConfig } from "./support/lock-contender.js";
 import { cleanupAfterEach } from "./support/local-server.js";
+import { tempDirs } from "./support/temp-dirs.js";
 import { startWorker } from "./support/workers.js";
 
 // Races between holders of one lock file: separate processes and async contenders, bounded trials.
 const closeLater = cleanupAfterEach();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const dirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), "mcp-oauth-lock-race-"));
-  dirs.push(dir);
-  return dir;
-};
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirs("mcp-oauth-lock-race-");
 
 describe("FileLock races", () => {
   it("a lock left by a dead holder, contended by 3 processes and 3 async contenders at once: exactly one takes it over, in every trial", async () => {
