@@ -47,9 +47,10 @@ export async function underLock<T>(settings: LockSettings, key: string, waitMs: 
 async function holding<T>(settings: LockSettings, handle: LockHandle, task: (lease: Lease) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let renewedAt = Date.now();
+  let settled = false;
   const lose = (): OAuthError => {
     if (!controller.signal.aborted) {
-      settings.logger.warn("mcp-oauth: the token lock's lease ended while it was held; stopping the refresh it guards");
+      if (!settled) settings.logger.warn("mcp-oauth: the token lock's lease ended while it was held (another process may take it); a refresh under it is stopped");
       controller.abort(new OAuthError("lock_lost", "the token lock's lease ended while this process held it (another process may be refreshing)", { transient: true }));
     }
     return controller.signal.reason as OAuthError;
@@ -62,8 +63,9 @@ async function holding<T>(settings: LockSettings, handle: LockHandle, task: (lea
   const renew = setInterval(() => {
     extend().catch(() => {
       // Renewals that cannot reach the lock: it is lost once a lease has passed since the last one that did.
-      if (!controller.signal.aborted && Date.now() - renewedAt >= settings.leaseMs) lose();
-      else if (!controller.signal.aborted) settings.logger.warn("mcp-oauth: could not renew the token lock's lease");
+      if (controller.signal.aborted || settled) return;
+      if (Date.now() - renewedAt >= settings.leaseMs) lose();
+      else settings.logger.warn("mcp-oauth: could not renew the token lock's lease");
     });
   }, settings.leaseMs / 3);
   renew.unref();
@@ -77,6 +79,7 @@ async function holding<T>(settings: LockSettings, handle: LockHandle, task: (lea
   try {
     return await task(lease);
   } finally {
+    settled = true;
     clearInterval(renew);
     // A lock that cannot be released is freed when its lease ends.
     await command(settings, () => handle.release(), "releasing").catch(() => settings.logger.warn("mcp-oauth: could not release the token lock; it frees itself when its lease ends"));
@@ -84,9 +87,10 @@ async function holding<T>(settings: LockSettings, handle: LockHandle, task: (lea
 }
 
 /**
- * One attempt to take the lock. An attempt that timed out may still succeed later (Redis replays the
- * commands it queued while reconnecting): a lock that arrives too late is released at once, or it would
- * block every process for a whole lease.
+ * One attempt to take the lock. An attempt that timed out may still succeed later (a Redis client with
+ * an offline queue replays what it queued while reconnecting; the store's own @keyv/redis client has it
+ * turned off, a `lock` given by the caller may not): a lock that arrives too late is released at once,
+ * or it would block every process for a whole lease.
  */
 async function take(settings: LockSettings, key: string): Promise<LockHandle | undefined> {
   const attempt = settings.lock.acquire(key, settings.leaseMs);

@@ -25,7 +25,7 @@ export class TokenSaver {
     return saved;
   }
 
-  /** The newer of `stored` (just read from the store) and the unsaved record. Reads only. */
+  /** The newer of `stored` (just read from the store) and the unsaved record, without writing (a waiter polling without the lock). */
   newest(issuer: string, stored: TokenRecord | undefined): TokenRecord | undefined {
     return this.#pending(issuer, stored)?.record ?? stored;
   }

@@ -23,9 +23,11 @@ const refreshMarginMs = 60_000;
 
 /** What a holder of the token lock knows. */
 interface Held {
+  /** The issuer whose tokens were read (that of the discovery known when the lock was taken). */
+  issuer: string | undefined;
   /** The newest tokens: the store's, or this process's whose write failed. */
   latest: TokenRecord | undefined;
-  /** The access token of the record the store holds. */
+  /** The access token of the record the store holds for `issuer`. */
   inStore: string | undefined;
   lease: Lease;
 }
@@ -113,7 +115,8 @@ export class Session {
    */
   refresh(stale: TokenRecord): Promise<TokenRecord | undefined> {
     return this.#exclusive("refresh", stale, () =>
-      this.#locked(this.#o.lockTimeoutMs, stale, async ({ latest, inStore, lease }) => {
+      this.#locked(this.#o.lockTimeoutMs, stale, async (held) => {
+        const { latest, lease } = held;
         const discovery = this.#discovery;
         const current = latest?.refresh_token ? latest : stale;
         const refreshToken = current.refresh_token;
@@ -125,7 +128,7 @@ export class Session {
           await lease.confirm();
           const fetch = withSignal(this.#backChannel, lease.signal);
           const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, refreshToken, discovery.resource, fetch);
-          return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token", inStore);
+          return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token", held);
         } catch (error) {
           if (!isOAuthError(error) || error.transient) throw error;
           if (error.oauthError === "invalid_grant") {
@@ -146,10 +149,10 @@ export class Session {
   authorize(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp = false): Promise<TokenRecord> {
     // Another process's login may take as long as a browser may: wait for it that long, and use its tokens.
     const waitMs = this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs;
-    return this.#exclusive("login", rejected, () => this.#locked(waitMs, rejected, ({ inStore }) => this.#login(challenge, rejected, stepUp, inStore))) as Promise<TokenRecord>;
+    return this.#exclusive("login", rejected, () => this.#locked(waitMs, rejected, (held) => this.#login(challenge, rejected, stepUp, held))) as Promise<TokenRecord>;
   }
 
-  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, inStore: string | undefined): Promise<TokenRecord> {
+  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, held: Held): Promise<TokenRecord> {
     const discovery = await this.#discover(challenge?.resourceMetadata);
     const as = discovery.authorizationServer;
     const interactive = this.#o.grant === "authorization_code";
@@ -162,7 +165,7 @@ export class Session {
       ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
     });
     if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
-    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope, inStore);
+    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope, held);
     const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
     const run = (registration: ClientRecord | undefined) =>
       authorizeInBrowser({
@@ -187,17 +190,17 @@ export class Session {
       await this.#clients.drop(as.issuer, "the token endpoint answered invalid_client");
       result = await run(undefined);
     }
-    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code", inStore);
+    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code", held);
   }
 
   /** Client credentials or enterprise-managed authorization: a pre-registered client, no browser. */
-  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined, inStore: string | undefined): Promise<TokenRecord> {
+  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined, held: Held): Promise<TokenRecord> {
     const as = discovery.authorizationServer;
     const configured = configuredClient(this.#o, as, "");
     if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
     const record = this.#clients.use(as.issuer, configured.record, configured.source);
     const response = await authorizeWithoutBrowser(this.#o, discovery, { record, signingKey: this.#o.signingKey }, scope, this.#backChannel);
-    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer", inStore);
+    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer", held);
   }
 
   /** Forgets the tokens, under the token lock: a refresh in progress (here or elsewhere) must not store them again afterwards. */
@@ -239,7 +242,7 @@ export class Session {
         const { issuer, stored } = await this.#storedTokens();
         // Tokens this process could not store are written first: the store's refresh token may be spent.
         const { latest, inStore } = issuer === undefined ? { latest: stored, inStore: stored?.access_token } : await this.#saver.catchUp(issuer, stored);
-        return adoptable(latest) ?? (await task({ latest, inStore, lease }));
+        return adoptable(latest) ?? (await task({ issuer, latest, inStore, lease }));
       },
       async () => {
         const { issuer, stored } = await this.#storedTokens();
@@ -317,10 +320,11 @@ export class Session {
     this.#scope = tokenScope(discovery, this.#o.mcpUrl);
   }
 
-  /** Holding the lock; `inStore` is the access token of the record the store holds. */
-  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: TokenGrant, inStore: string | undefined): Promise<TokenRecord> {
+  /** Holding the lock (`held`). A login may have found another issuer, for which the store's record is unknown. */
+  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: TokenGrant, held: Held): Promise<TokenRecord> {
+    const issuer = discovery.authorizationServer.issuer;
     this.#tokens = record;
-    await this.#saver.save(discovery.authorizationServer.issuer, record, inStore);
+    await this.#saver.save(issuer, record, held.issuer === issuer ? held.inStore : undefined);
     this.#o.onEvent({ type: "tokens_stored", grant, expiresAt: record.expires_at, scope: record.scope, refreshable: record.refresh_token !== undefined });
     return record;
   }
