@@ -56,6 +56,11 @@ export function createBackChannelFetch(baseFetch: FetchLike, limits: BackChannel
   };
 }
 
+/** `fetch` whose requests are also aborted by `signal` (with its reason). */
+export function withSignal(fetch: FetchLike, signal: AbortSignal): FetchLike {
+  return (input, init = {}) => fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, signal]) : signal });
+}
+
 async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | null> {
   if (!response.body || response.status === 204 || response.status === 304) return null;
   const declared = Number(response.headers.get("content-length"));

@@ -44,6 +44,12 @@ export type OAuthErrorCode =
   | "decryption_failed"
   /** Another process held the token lock longer than this one would wait (`lockTimeoutMs`). Transient. */
   | "lock_timeout"
+  /**
+   * The token lock's lease ended while this process held it (it stalled, or could not renew the lease),
+   * so another process may be refreshing: the refresh was stopped (before its request when the loss was
+   * seen in time, else by aborting it). Stored tokens are kept. Transient.
+   */
+  | "lock_lost"
   /** The operation was aborted through an `AbortSignal`. */
   | "aborted";
 

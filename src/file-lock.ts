@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { link, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { LockHandle, TokenLock } from "./token-lock.js";
@@ -9,13 +9,20 @@ interface Holder {
   pid: number;
   host: string;
   leaseMs: number;
+  /** A release marker: the generation before it is over, the lock is free. */
+  released?: boolean;
 }
+type Read = Holder & { renewedAt: number };
 
 /**
- * A lock for processes on one machine sharing a local store (a SQLite file, a file store): one lock file
- * per key in `directory`. The file names its holder (pid, host) and its lease; the holder renews the
- * lease by touching the file. A lock whose lease ended, or whose holder's pid is gone on this host, is
- * stale and taken over. The default lock for a `@keyv/sqlite` Keyv on a file (`<db file>.locks/`).
+ * A lock for processes on one machine sharing a local store (a SQLite file, a file store), in
+ * `directory`. Each holding is a file of its own, one generation after the last: `<key hash>.<n>.lock`,
+ * created with `link` (atomic, and it fails if the file exists), naming its holder (pid, host) and its
+ * lease; the holder renews the lease by touching it. The newest generation decides: the lock is free
+ * when that file is a release marker, or stale (its lease ended, or its pid is gone on this host); then
+ * generation n + 1 is created, by exactly one contender. No file is ever replaced or moved back, so an
+ * old holder can neither free nor take back the lock of the one after it. The default lock for a
+ * `@keyv/sqlite` Keyv on a file (`<db file>.locks/`).
  */
 export class FileLock implements TokenLock {
   readonly #directory: string;
@@ -26,32 +33,63 @@ export class FileLock implements TokenLock {
 
   async acquire(key: string, leaseMs: number): Promise<LockHandle | undefined> {
     await mkdir(this.#directory, { recursive: true, mode: 0o700 });
-    const path = join(this.#directory, `${createHash("sha256").update(key).digest("hex").slice(0, 40)}.lock`);
+    const slot: Slot = { directory: this.#directory, name: createHash("sha256").update(key).digest("hex").slice(0, 40) };
     const me: Holder = { owner: randomUUID(), pid: process.pid, host: hostname(), leaseMs };
-    if (!(await create(path, me))) {
-      const holder = await readHolder(path);
-      if (holder && !isStale(holder)) return undefined;
-      // Move the stale file aside, then check it is the one judged stale: another process may have
-      // taken the lock over in between, and its fresh file must be put back.
-      const aside = `${path}.${me.owner}.stale`;
-      if (holder && !(await moveAside(path, aside, holder.owner))) return undefined;
-      if (!(await create(path, me))) return undefined;
+    const newest = await newestGeneration(slot);
+    const previous = newest === undefined ? undefined : await readHolder(file(slot, newest));
+    if (previous && !previous.released && !isStale(previous)) return undefined;
+    const generation = newest === undefined ? 0 : newest + 1;
+    if (!(await create(file(slot, generation), me))) return undefined; // another contender took this generation
+    // Judged on an old listing (a newer generation exists), or the holder judged stale renewed meanwhile: back off.
+    const renewed = previous && !previous.released && (await readHolder(file(slot, newest as number)))?.renewedAt !== previous.renewedAt;
+    if ((await newestGeneration(slot)) !== generation || renewed) {
+      await unlink(file(slot, generation)).catch(() => undefined);
+      return undefined;
     }
+    await removeBelow(slot, generation);
     return {
       extend: async () => {
-        if ((await readHolder(path))?.owner !== me.owner) return false;
         const now = new Date();
-        await utimes(path, now, now); // touching another holder's file would only lengthen its lease
-        return true;
+        // Touch first, then check: a takeover that judged the old mtime is then always seen.
+        if (!(await utimes(file(slot, generation), now, now).then(() => true, () => false))) return false;
+        return (await newestGeneration(slot)) === generation;
       },
       release: async () => {
-        await moveAside(path, `${path}.${me.owner}.released`, me.owner);
+        // A marker after this generation frees the lock; if a newer generation exists, it is not ours to free.
+        if (!(await create(file(slot, generation + 1), { ...me, released: true }))) return;
+        await unlink(file(slot, generation)).catch(() => undefined);
       },
     };
   }
 }
 
-/** Creates the lock file with its whole content at once (link fails if it exists), so no reader sees it half written. */
+/** The lock files of one key: `<directory>/<name>.<generation>.lock`. */
+interface Slot {
+  directory: string;
+  name: string;
+}
+
+function file(slot: Slot, generation: number): string {
+  return join(slot.directory, `${slot.name}.${generation}.lock`);
+}
+
+/** The highest generation with a file for this key, if any. */
+async function newestGeneration(slot: Slot): Promise<number | undefined> {
+  return (await generations(slot)).at(-1);
+}
+
+async function generations(slot: Slot): Promise<number[]> {
+  const pattern = /^([0-9a-f]+)\.(\d+)\.lock$/;
+  const found = (await readdir(slot.directory)).map((name) => pattern.exec(name)).filter((match) => match?.[1] === slot.name);
+  return found.map((match) => Number(match?.[2])).sort((a, b) => a - b);
+}
+
+/** Old generations are garbage once a newer one is held; a holder of one finds out through `extend`. */
+async function removeBelow(slot: Slot, generation: number): Promise<void> {
+  for (const old of await generations(slot)) if (old < generation) await unlink(file(slot, old)).catch(() => undefined);
+}
+
+/** Creates the file with its whole content at once (link fails if it exists), so no reader sees it half written. */
 async function create(path: string, holder: Holder): Promise<boolean> {
   const temporary = `${path}.${holder.owner}.tmp`;
   await writeFile(temporary, JSON.stringify(holder), { mode: 0o600 });
@@ -66,8 +104,8 @@ async function create(path: string, holder: Holder): Promise<boolean> {
   }
 }
 
-/** The holder with the lease end read from the file's mtime; undefined when there is no lock file. */
-async function readHolder(path: string): Promise<(Holder & { renewedAt: number }) | undefined> {
+/** The holder with the lease end read from the file's mtime; undefined when there is no such file. */
+async function readHolder(path: string): Promise<Read | undefined> {
   try {
     const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
     const holder = JSON.parse(text) as Holder;
@@ -79,7 +117,7 @@ async function readHolder(path: string): Promise<(Holder & { renewedAt: number }
   }
 }
 
-function isStale(holder: Holder & { renewedAt: number }): boolean {
+function isStale(holder: Read): boolean {
   if (holder.renewedAt + holder.leaseMs < Date.now()) return true;
   return holder.host === hostname() && !isAlive(holder.pid);
 }
@@ -91,24 +129,6 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return code(error) === "EPERM";
   }
-}
-
-/** Removes the lock file only if `owner` holds it; a file of another owner is put back. */
-async function moveAside(path: string, aside: string, owner: string): Promise<boolean> {
-  try {
-    await rename(path, aside);
-  } catch (error) {
-    if (code(error) === "ENOENT") return true;
-    throw error;
-  }
-  const moved = await readHolder(aside);
-  if (moved && moved.owner !== owner) {
-    await link(aside, path).catch(() => undefined);
-    await unlink(aside).catch(() => undefined);
-    return false;
-  }
-  await unlink(aside).catch(() => undefined);
-  return true;
 }
 
 function code(error: unknown): string | undefined {

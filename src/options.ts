@@ -46,8 +46,10 @@ export interface OAuthOptions {
    * Keyv-compatible store for tokens, the client registration and discovery results (keys in README
    * "Storage keys"). Tokens are written without a TTL, so the store never drops a refresh token with its
    * access token. Wrap it in `FernetEncryptionWrapper` to encrypt values at rest. A Keyv 5 instance gets
-   * `throwOnErrors` turned on: without it Keyv reports a failed read as a miss, and an outage would look
-   * like "no tokens" (a login).
+   * `throwOnErrors` turned on (in a wrapper's `inner` Keyv too): without it Keyv reports a failed read as
+   * a miss, and an outage would look like "no tokens" (a login). A `@keyv/redis` client gets
+   * `disableOfflineQueue` turned on: a write that failed during an outage must not be replayed on
+   * reconnection over what another process stored meanwhile.
    * Default: an in-memory `Keyv` shared by this process; tokens are then lost on restart and one warning says so.
    */
   tokenStorage?: TokenStorage;
@@ -56,10 +58,17 @@ export interface OAuthOptions {
    * around an interactive login, so a rotating refresh token is spent once and one browser window opens.
    * Default: a `RedisLock` on the store's own client when `tokenStorage` is a `@keyv/redis` Keyv; a
    * `FileLock` beside the database when it is a `@keyv/sqlite` Keyv on a file; else `MemoryLock` (this
-   * process only: pass a `RedisLock` or `FileLock` when processes share another store).
+   * process only: pass a `RedisLock` or `FileLock` when processes share another store; a store that is
+   * not in memory left with `MemoryLock` gets one warning).
    */
   lock?: TokenLock;
-  /** Lease of the token lock, renewed every third of it while held; how long a dead holder blocks the others. Default 10000. */
+  /**
+   * Lease of the token lock, renewed every third of it while held: how long a holder that died (or
+   * stalled) blocks the others; a lock file is freed at once when its holder's pid is gone. The holder
+   * extends the lease just before it sends a refresh token, and aborts the refresh with `lock_lost` if
+   * the lease is lost, so the lease must outlast a token request and a store write. Default
+   * `requestTimeoutMs + 2 * storageTimeoutMs` (40000).
+   */
   lockLeaseMs?: number;
   /**
    * Longest wait for another process's refresh before `lock_timeout`. Waiting for another process's
@@ -236,16 +245,18 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
   // Before the default store, so that an unreadable key leaves no process-wide store and warning behind.
   const signingKey = options.privateKey ? loadSigningKey(options.privateKey, options.signingAlgorithm, options.keyId) : undefined;
   const tokenStorage = options.tokenStorage ?? processMemoryStore(logger);
+  const requestTimeoutMs = options.requestTimeoutMs ?? defaultBackChannelLimits.timeoutMs;
+  const storageTimeoutMs = options.storageTimeoutMs ?? 5_000;
   return {
     mcpUrl,
     serverKey: mcpUrl.href.replace(/\/+$/, ""),
     scopes: splitScopes(options.scopes),
     clientName: options.clientName ?? "FastMCP Client",
     tokenStorage,
-    lock: options.lock ?? defaultLock(tokenStorage),
-    lockLeaseMs: options.lockLeaseMs ?? 10_000,
+    lock: options.lock ?? defaultLock(tokenStorage, logger),
+    lockLeaseMs: options.lockLeaseMs ?? requestTimeoutMs + 2 * storageTimeoutMs,
     lockTimeoutMs: options.lockTimeoutMs ?? 60_000,
-    storageTimeoutMs: options.storageTimeoutMs ?? 5_000,
+    storageTimeoutMs,
     additionalClientMetadata: options.additionalClientMetadata ?? {},
     callbackPort: options.callbackPort,
     clientId: options.clientId,
@@ -260,7 +271,7 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     signal: options.signal,
     onEvent: options.onEvent ?? (() => {}),
     logger,
-    requestTimeoutMs: options.requestTimeoutMs ?? defaultBackChannelLimits.timeoutMs,
+    requestTimeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? defaultBackChannelLimits.maxResponseBytes,
     maxStepUpAttempts: options.maxStepUpAttempts ?? 2,
     now: options.now ?? Date.now,

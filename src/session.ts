@@ -1,5 +1,5 @@
-import { underLock } from "./acquire-lock.js";
-import { assertSecureEndpoint, createBackChannelFetch, type FetchLike } from "./back-channel.js";
+import { underLock, type Lease, type LockSettings } from "./acquire-lock.js";
+import { createBackChannelFetch, withSignal, type FetchLike } from "./back-channel.js";
 import { authorizeInBrowser } from "./authorize.js";
 import { discover } from "./discover.js";
 import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
@@ -9,19 +9,33 @@ import type { TokenGrant } from "./events.js";
 import { openSystemBrowser } from "./open-browser.js";
 import type { ResolvedOptions } from "./options.js";
 import type { BearerChallenge } from "./parse-www-authenticate.js";
-import { checkRegistration } from "./check-registration.js";
-import { configuredClient, isUsableRegistration, registerClient, type ClientSource } from "./register-client.js";
+import { ClientChooser } from "./choose-client.js";
+import { configuredClient } from "./register-client.js";
 import { refreshTokens, toTokenRecord } from "./request-tokens.js";
+import { TokenSaver } from "./save-tokens.js";
 import { selectScopes } from "./select-scopes.js";
+import { SingleFlight, type FlightKind } from "./share-flight.js";
+import { inScope, tokenScope, type TokenScope } from "./token-scope.js";
 import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "./token-store.js";
 
 /** Refresh this long before the stored expiry (at most half the token's lifetime), so a token never expires in flight. */
 const refreshMarginMs = 60_000;
 
+/** What a holder of the token lock knows. */
+interface Held {
+  /** The issuer whose tokens were read (that of the discovery known when the lock was taken). */
+  issuer: string | undefined;
+  /** The newest tokens: the store's, or this process's whose write failed. */
+  latest: TokenRecord | undefined;
+  /** The access token of the record the store holds for `issuer`. */
+  inStore: string | undefined;
+  lease: Lease;
+}
+
 /**
  * The state of one MCP server's authorization: what discovery found, which client is registered, which
- * tokens are held. Refreshes and authorizations run one at a time (single flight): concurrent callers
- * join the one in progress instead of spending a rotating refresh token twice or opening two browsers.
+ * tokens are held. Refreshes and authorizations run one at a time (`SingleFlight`) in this process, and
+ * under the token lock across processes.
  */
 export class Session {
   readonly store: TokenStore;
@@ -30,50 +44,60 @@ export class Session {
   #discovery: DiscoveryRecord | undefined;
   #scope: TokenScope;
   #tokens: TokenRecord | undefined;
-  #client: { record: ClientRecord; source: ClientSource; issuer: string } | undefined;
+  readonly #clients: ClientChooser;
   #loaded: Promise<void> | undefined;
   /** The store was read once (`#loaded` settled successfully). */
   #ready = false;
-  #flight: Promise<TokenRecord | undefined> | undefined;
+  readonly #flights = new SingleFlight();
+  readonly #saver: TokenSaver;
+  /** The last refresh token the server refused: never sent again. */
+  #refused: string | undefined;
 
   constructor(options: ResolvedOptions) {
     this.#o = options;
     this.#scope = tokenScope(undefined, options.mcpUrl);
     this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger);
+    this.#saver = new TokenSaver(this.store);
     this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
+    this.#clients = new ClientChooser(options, this.store, this.#backChannel);
   }
 
   /** Where the token may be sent: the resource's origin and path (the whole origin on the 2025-03-26 path). */
   covers(url: URL): boolean {
-    const scope = this.#scope;
-    if (url.origin !== scope.origin || url.pathname.startsWith("/.well-known/") || scope.excluded.has(url.pathname)) return false;
-    return scope.path === "" || url.pathname === scope.path || url.pathname.startsWith(`${scope.path}/`);
+    return inScope(this.#scope, url);
   }
 
   /**
-   * The hot path's shortcut: the token in memory when the store was read, nothing is in flight and the
-   * token is fresh; else undefined (then `currentToken` does the real check). No await, no allocation.
+   * The hot path's shortcut: the token in memory when the store was read and the token is fresh, even
+   * while a login or step-up is in progress; else undefined (then `currentToken` does the real check).
+   * No await, no allocation.
    */
   freshToken(): TokenRecord | undefined {
     const tokens = this.#tokens;
-    return this.#ready && !this.#flight && tokens && this.#isFresh(tokens) ? tokens : undefined;
+    return this.#ready && tokens && this.#isFresh(tokens) ? tokens : undefined;
   }
 
-  /** Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire. */
+  /**
+   * Step 1, token check: a stored token that is still valid, refreshed first when it is about to expire.
+   * Only what the caller needs is waited for: a fresh token is returned at once, and an unexpired one
+   * while a login is in progress (which will replace it).
+   */
   async currentToken(): Promise<TokenRecord | undefined> {
     await this.#load();
-    // Wait for a refresh or login in progress; if it fails, this request fails with it rather than
-    // starting a second login (one browser window, not fifty).
-    if (this.#flight) await this.#flight;
     const tokens = this.#tokens;
-    if (!tokens) return undefined;
-    if (this.#isFresh(tokens)) return tokens;
-    if (!tokens.refresh_token) return undefined;
+    if (tokens && this.#isFresh(tokens)) return tokens;
+    const unexpired = tokens && !this.#isExpired(tokens) ? tokens : undefined;
+    // With no usable token, wait for the login in progress; if it fails, this request fails with it
+    // rather than starting a second login (one browser window, not fifty).
+    const flight = this.#flights.current;
+    if (flight?.kind === "login") return unexpired ?? flight.promise;
+    // Grants without a user get a new token ahead of expiry (firstToken asks); others use it to the end.
+    if (!tokens?.refresh_token) return this.renewsWithoutUser() ? undefined : unexpired;
     try {
       return await this.refresh(tokens);
     } catch (error) {
-      // A refresh that failed for a passing reason leaves an unexpired token usable.
-      if (isOAuthError(error) && error.transient && tokens.expires_at !== undefined && tokens.expires_at > this.#o.now()) return tokens;
+      // A refresh that failed for a passing reason (this caller's or the one it joined) leaves an unexpired token usable.
+      if (isOAuthError(error) && error.transient && unexpired) return unexpired;
       throw error;
     }
   }
@@ -90,18 +114,27 @@ export class Session {
    * refresh token found there is the one spent.
    */
   refresh(stale: TokenRecord): Promise<TokenRecord | undefined> {
-    return this.#exclusive(stale, () =>
-      this.#locked(this.#o.lockTimeoutMs, stale, async (stored) => {
+    return this.#exclusive("refresh", stale, () =>
+      this.#locked(this.#o.lockTimeoutMs, stale, async (held) => {
+        const { latest, lease } = held;
         const discovery = this.#discovery;
-        const current = stored?.refresh_token ? stored : stale;
-        const client = discovery && (await this.#knownClient(discovery.authorizationServer.issuer));
-        if (!discovery || !client || !current.refresh_token) return undefined;
+        const current = latest?.refresh_token ? latest : stale;
+        const refreshToken = current.refresh_token;
+        const client = discovery && (await this.#clients.known(discovery.authorizationServer));
+        // A refresh token the server refused is not sent again: a full authorization follows.
+        if (!discovery || !client || !refreshToken || refreshToken === this.#refused) return undefined;
         try {
-          const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, current.refresh_token, discovery.resource, this.#backChannel);
-          return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token");
+          // The last moment to find out that another process may hold the lock: nothing is spent yet.
+          await lease.confirm();
+          const fetch = withSignal(this.#backChannel, lease.signal);
+          const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, refreshToken, discovery.resource, fetch);
+          return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token", held);
         } catch (error) {
           if (!isOAuthError(error) || error.transient) throw error;
-          if (error.oauthError === "invalid_grant") await this.#forgetTokens(discovery, current);
+          if (error.oauthError === "invalid_grant") {
+            this.#refused = refreshToken;
+            await this.#forgetTokens(discovery, current);
+          }
           return undefined; // a full authorization follows
         }
       }),
@@ -115,10 +148,11 @@ export class Session {
    */
   authorize(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp = false): Promise<TokenRecord> {
     // Another process's login may take as long as a browser may: wait for it that long, and use its tokens.
-    return this.#exclusive(rejected, () => this.#locked(this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs, rejected, () => this.#login(challenge, rejected, stepUp))) as Promise<TokenRecord>;
+    const waitMs = this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs;
+    return this.#exclusive("login", rejected, () => this.#locked(waitMs, rejected, (held) => this.#login(challenge, rejected, stepUp, held))) as Promise<TokenRecord>;
   }
 
-  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean): Promise<TokenRecord> {
+  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, held: Held): Promise<TokenRecord> {
     const discovery = await this.#discover(challenge?.resourceMetadata);
     const as = discovery.authorizationServer;
     const interactive = this.#o.grant === "authorization_code";
@@ -131,15 +165,15 @@ export class Session {
       ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
     });
     if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
-    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope);
+    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope, held);
     const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
     const run = (registration: ClientRecord | undefined) =>
       authorizeInBrowser({
         as,
         resource: discovery.resource,
         scope,
-        ports: this.#callbackPorts(registration),
-        prepareClient: (redirectUri) => this.#prepareClient(discovery, redirectUri, registration, scope),
+        ports: this.#clients.callbackPorts(registration),
+        prepareClient: (redirectUri) => this.#clients.prepare(discovery, redirectUri, registration, scope),
         openBrowser: this.#o.openBrowser ?? openSystemBrowser,
         timeoutMs: this.#o.callbackTimeoutMs,
         signal: this.#o.signal,
@@ -152,46 +186,45 @@ export class Session {
       result = await run(stored);
     } catch (error) {
       // A registration the server forgot surfaces as invalid_client at the token endpoint: register anew, once.
-      if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && (this.#client?.source === "dynamic" || this.#client?.source === "stored"))) throw error;
-      await this.#dropClient(as.issuer, "the token endpoint answered invalid_client");
+      if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && this.#clients.registered)) throw error;
+      await this.#clients.drop(as.issuer, "the token endpoint answered invalid_client");
       result = await run(undefined);
     }
-    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code");
+    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code", held);
   }
 
   /** Client credentials or enterprise-managed authorization: a pre-registered client, no browser. */
-  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined): Promise<TokenRecord> {
+  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined, held: Held): Promise<TokenRecord> {
     const as = discovery.authorizationServer;
     const configured = configuredClient(this.#o, as, "");
     if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
-    const record = this.#useClient(as.issuer, configured.record, configured.source);
+    const record = this.#clients.use(as.issuer, configured.record, configured.source);
     const response = await authorizeWithoutBrowser(this.#o, discovery, { record, signingKey: this.#o.signingKey }, scope, this.#backChannel);
-    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer");
+    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer", held);
   }
 
+  /** Forgets the tokens, under the token lock: a refresh in progress (here or elsewhere) must not store them again afterwards. */
   async clear(): Promise<void> {
     await this.#load().catch(() => undefined);
     const issuer = this.#discovery?.authorizationServer.issuer;
-    this.#tokens = undefined;
-    if (issuer) await this.store.delete("tokens", issuer);
+    const forget = () => {
+      this.#tokens = undefined;
+      this.#saver.forget();
+    };
+    forget();
+    if (!issuer) return;
+    await underLock(this.#lockSettings(), this.store.lockKey(), this.#o.lockTimeoutMs, async () => {
+      forget();
+      await this.store.delete("tokens", issuer);
+    }, async () => undefined);
   }
 
-  /**
-   * Runs `task` unless another refresh or authorization is in flight, in which case the caller waits for
-   * that one. A caller whose token was already replaced while it waited takes the new one.
-   */
-  async #exclusive(seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
-    while (this.#flight) {
-      const result = await this.#flight; // a failed flight fails its joiners too
-      if (result && result.access_token !== seen?.access_token) return result;
-      if (!this.#flight) break;
-    }
-    if (this.#tokens && this.#tokens.access_token !== seen?.access_token && this.#isFresh(this.#tokens)) return this.#tokens;
-    const flight = task().finally(() => {
-      if (this.#flight === flight) this.#flight = undefined;
+  /** Runs `task` as the session's one flight, or joins the one in progress (see `SingleFlight`). */
+  #exclusive(kind: FlightKind, seen: TokenRecord | undefined, task: () => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
+    return this.#flights.run(kind, seen, task, (seenToken) => {
+      const tokens = this.#tokens;
+      return tokens && tokens.access_token !== seenToken && this.#isFresh(tokens) ? tokens : undefined;
     });
-    this.#flight = flight;
-    return flight;
   }
 
   /**
@@ -199,35 +232,41 @@ export class Session {
    * another holder stored usable tokens other than `seen` meanwhile, they are taken instead. While the
    * lock is busy the store is polled the same way, so a waiter gets the holder's tokens as soon as they land.
    */
-  #locked(waitMs: number, seen: TokenRecord | undefined, task: (stored: TokenRecord | undefined) => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
-    const settings = { lock: this.#o.lock, leaseMs: this.#o.lockLeaseMs, commandTimeoutMs: this.#o.storageTimeoutMs, signal: this.#o.signal, logger: this.#o.logger };
-    const adoptable = async () => {
-      const stored = await this.#storedTokens();
-      return { stored, usable: stored && stored.access_token !== seen?.access_token && !this.#isExpired(stored) ? this.#adopt(stored) : undefined };
-    };
+  #locked(waitMs: number, seen: TokenRecord | undefined, task: (held: Held) => Promise<TokenRecord | undefined>): Promise<TokenRecord | undefined> {
+    const adoptable = (tokens: TokenRecord | undefined) => (tokens && tokens.access_token !== seen?.access_token && !this.#isExpired(tokens) ? this.#adopt(tokens) : undefined);
     return underLock(
-      settings,
+      this.#lockSettings(),
       this.store.lockKey(),
       waitMs,
-      async () => {
-        const { stored, usable } = await adoptable();
-        return usable ?? (await task(stored));
+      async (lease) => {
+        const { issuer, stored } = await this.#storedTokens();
+        // Tokens this process could not store are written first: the store's refresh token may be spent.
+        const { latest, inStore } = issuer === undefined ? { latest: stored, inStore: stored?.access_token } : await this.#saver.catchUp(issuer, stored);
+        return adoptable(latest) ?? (await task({ issuer, latest, inStore, lease }));
       },
-      async () => (await adoptable()).usable,
+      async () => {
+        const { issuer, stored } = await this.#storedTokens();
+        return adoptable(issuer === undefined ? stored : this.#saver.newest(issuer, stored));
+      },
     );
   }
 
+  #lockSettings(): LockSettings {
+    return { lock: this.#o.lock, leaseMs: this.#o.lockLeaseMs, commandTimeoutMs: this.#o.storageTimeoutMs, signal: this.#o.signal, logger: this.#o.logger };
+  }
+
   /** The tokens in the store now, for the issuer of the stored discovery when this process has none yet. */
-  async #storedTokens(): Promise<TokenRecord | undefined> {
+  async #storedTokens(): Promise<{ issuer: string | undefined; stored: TokenRecord | undefined }> {
     if (!this.#discovery) {
       const discovery = await this.store.getDiscovery();
       if (discovery) this.#setDiscovery(discovery);
     }
     const issuer = this.#discovery?.authorizationServer.issuer;
-    return issuer === undefined ? undefined : this.store.getTokens(issuer);
+    return { issuer, stored: issuer === undefined ? undefined : await this.store.getTokens(issuer) };
   }
 
   #adopt(tokens: TokenRecord): TokenRecord {
+    if (tokens === this.#tokens) return tokens;
     this.#tokens = tokens;
     this.#o.onEvent({ type: "tokens_adopted", expiresAt: tokens.expires_at });
     return tokens;
@@ -268,7 +307,7 @@ export class Session {
     if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
       // The server moved to another authorization server: nothing issued by the old one may be used.
       this.#tokens = undefined;
-      this.#client = undefined;
+      this.#clients.forget();
     }
     this.#setDiscovery(discovery);
     await this.store.setDiscovery(discovery);
@@ -281,56 +320,11 @@ export class Session {
     this.#scope = tokenScope(discovery, this.#o.mcpUrl);
   }
 
-  #callbackPorts(registration: ClientRecord | undefined): number[] {
-    if (this.#o.callbackPort !== undefined) return [this.#o.callbackPort];
-    const registered = registration?.redirect_uris[0];
-    const port = registered && URL.canParse(registered) ? Number(new URL(registered).port) : 0;
-    return port ? [port, 0] : [0];
-  }
-
-  async #prepareClient(discovery: DiscoveryRecord, redirectUri: string, stored: ClientRecord | undefined, scope: string | undefined): Promise<ClientRecord> {
-    const as = discovery.authorizationServer;
-    const configured = configuredClient(this.#o, as, redirectUri);
-    if (configured) return this.#useClient(as.issuer, configured.record, configured.source);
-    const known = this.#client?.source === "dynamic" || this.#client?.source === "stored" ? this.#client : undefined;
-    if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.#o.now(), scope)) return known.record;
-    if (stored && isUsableRegistration(stored, redirectUri, this.#o.now(), scope)) {
-      // First use of a registration from an earlier process: make sure the server still knows it.
-      const problem = await checkRegistration(as, stored, redirectUri, discovery.resource, scope, this.#backChannel);
-      if (!problem) return this.#useClient(as.issuer, stored, "stored");
-      await this.#dropClient(as.issuer, problem, stored.client_id);
-    }
-    assertSecureEndpoint(as.registration_endpoint ?? as.authorization_endpoint ?? "", "registration_endpoint");
-    const registered = await registerClient(as, redirectUri, this.#o, this.#backChannel, scope);
-    const expiresAt = registered.client_secret_expires_at ?? 0;
-    await this.store.setClient(as.issuer, registered, expiresAt > 0 ? Math.max(expiresAt * 1000 - this.#o.now(), 1) : undefined);
-    return this.#useClient(as.issuer, registered, "dynamic");
-  }
-
-  #useClient(issuer: string, record: ClientRecord, source: ClientSource): ClientRecord {
-    this.#client = { record, source, issuer };
-    this.#o.onEvent({ type: "client_ready", clientId: record.client_id, source });
-    return record;
-  }
-
-  async #knownClient(issuer: string): Promise<{ record: ClientRecord } | undefined> {
-    if (this.#client?.issuer === issuer) return this.#client;
-    const as = this.#discovery?.authorizationServer;
-    const configured = as && configuredClient(this.#o, as, "");
-    if (configured) return configured;
-    const stored = await this.store.getClient(issuer);
-    return stored && { record: stored };
-  }
-
-  async #dropClient(issuer: string, reason: string, clientId = this.#client?.record.client_id ?? ""): Promise<void> {
-    this.#o.onEvent({ type: "client_dropped", clientId, reason });
-    this.#client = undefined;
-    await this.store.delete("client", issuer);
-  }
-
-  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: TokenGrant): Promise<TokenRecord> {
+  /** Holding the lock (`held`). A login may have found another issuer, for which the store's record is unknown. */
+  async #saveTokens(discovery: DiscoveryRecord, record: TokenRecord, grant: TokenGrant, held: Held): Promise<TokenRecord> {
+    const issuer = discovery.authorizationServer.issuer;
     this.#tokens = record;
-    await this.store.setTokens(discovery.authorizationServer.issuer, record);
+    await this.#saver.save(issuer, record, held.issuer === issuer ? held.inStore : undefined);
     this.#o.onEvent({ type: "tokens_stored", grant, expiresAt: record.expires_at, scope: record.scope, refreshable: record.refresh_token !== undefined });
     return record;
   }
@@ -338,28 +332,9 @@ export class Session {
   /** Deletes stored tokens only if they are still the ones that failed: another process may have stored newer ones. */
   async #forgetTokens(discovery: DiscoveryRecord, failed: TokenRecord): Promise<void> {
     if (this.#tokens?.refresh_token === failed.refresh_token) this.#tokens = undefined;
+    this.#saver.forget(failed.refresh_token);
     const issuer = discovery.authorizationServer.issuer;
     const stored = await this.store.getTokens(issuer);
     if (stored?.refresh_token === failed.refresh_token) await this.store.delete("tokens", issuer);
   }
-}
-
-interface TokenScope {
-  origin: string;
-  /** Resource path without trailing slash; "" covers the whole origin. */
-  path: string;
-  /** Paths of the authorization server's endpoints on this origin: never sent the token. */
-  excluded: ReadonlySet<string>;
-}
-
-function tokenScope(discovery: DiscoveryRecord | undefined, mcpUrl: URL): TokenScope {
-  const base = discovery ? new URL(discovery.resource) : mcpUrl;
-  const as = discovery?.authorizationServer;
-  const excluded = new Set<string>();
-  // A resource that spans the whole origin may share it with its authorization server.
-  for (const endpoint of as ? [as.authorization_endpoint, as.token_endpoint, as.registration_endpoint, as.revocation_endpoint] : []) {
-    const url = endpoint && URL.canParse(endpoint) ? new URL(endpoint) : undefined;
-    if (url?.origin === base.origin) excluded.add(url.pathname);
-  }
-  return { origin: base.origin, path: discovery?.legacy ? "" : base.pathname.replace(/\/+$/, ""), excluded };
 }

@@ -88,20 +88,20 @@ export class TokenStore {
   getDiscovery(): Promise<DiscoveryRecord | undefined> {
     return this.read("discovery");
   }
-  setDiscovery(record: DiscoveryRecord): Promise<void> {
+  setDiscovery(record: DiscoveryRecord): Promise<boolean> {
     return this.write("discovery", undefined, record);
   }
   getClient(issuer: string): Promise<ClientRecord | undefined> {
     return this.read("client", issuer);
   }
-  setClient(issuer: string, record: ClientRecord, ttlMs?: number): Promise<void> {
+  setClient(issuer: string, record: ClientRecord, ttlMs?: number): Promise<boolean> {
     return this.write("client", issuer, record, ttlMs);
   }
   getTokens(issuer: string): Promise<TokenRecord | undefined> {
     return this.read("tokens", issuer);
   }
-  /** No TTL: the refresh token usually outlives the access token, and the store must not drop it. */
-  setTokens(issuer: string, record: TokenRecord): Promise<void> {
+  /** No TTL: the refresh token usually outlives the access token, and the store must not drop it. False when the write failed. */
+  setTokens(issuer: string, record: TokenRecord): Promise<boolean> {
     return this.write("tokens", issuer, record);
   }
   async delete(kind: Kind, issuer?: string): Promise<void> {
@@ -135,14 +135,17 @@ export class TokenStore {
     return parsed.data as RecordOf<K>;
   }
 
-  private async write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<void> {
+  /** True when written. */
+  private async write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<boolean> {
     try {
       await this.storage.set(this.key(kind, issuer), record, ttlMs);
       this.#warned.delete(this.key(kind, issuer));
+      return true;
     } catch {
       // What was obtained stays usable in memory; losing the write must not fail the request that
-      // paid for it (possibly with a browser login). The next process will have to redo this step.
+      // paid for it (possibly with a browser login). Tokens are written again under the next lock.
       this.logger.warn(`mcp-oauth: could not write the ${kind} record to the token store; it is kept in memory only`);
+      return false;
     }
   }
 }

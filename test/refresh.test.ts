@@ -93,6 +93,61 @@ describe("refresh", () => {
     expect(h.browser.opened).toHaveLength(1);
   });
 
+  // Both ways a refresh starts: a token at its expiry (the request's token check) and a token the server
+  // stopped accepting (the 401 recovery). Every waiter must learn that the refresh token is dead.
+  it.each(["expired", "revoked"] as const)("invalid_grant with 50 concurrent requests (%s token): exactly 1 refresh request and 1 new authorization", async (how) => {
+    h = await harness();
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    h.server.faults.refresh = "invalid_grant";
+    h.server.faults.tokenDelayMs = 20; // keep the refresh in flight while every request arrives
+    if (how === "expired") h.clock.now += 3_600_000;
+    else h.server.revokeAllAccessTokens();
+    const statuses = await Promise.all(Array.from({ length: 50 }, () => h!.oauth.fetch(h!.server.mcpUrl, rpc()).then((r) => r.status)));
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(tokenRequests(h, "refresh_token")).toBe(1);
+    expect(tokenRequests(h, "authorization_code")).toBe(2);
+    expect(h.browser.opened).toHaveLength(2);
+  });
+
+  it("a 500 on a refresh ahead of expiry leaves every waiting request the unexpired token", async () => {
+    h = await harness();
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    h.clock.now += 3_600_000 - 30_000; // inside the refresh margin, not expired
+    h.server.faults.refresh = "server_error";
+    h.server.faults.tokenDelayMs = 50;
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => h!.oauth.fetch(h!.server.mcpUrl, rpc()).then((r) => r.status)));
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value : (r.reason as Error).message))).toEqual(Array.from({ length: 20 }, () => 200));
+    expect(tokenRequests(h, "refresh_token")).toBe(1);
+    expect(h.browser.opened).toHaveLength(1);
+  });
+
+  it("without a refresh token, the token is sent until it expires (no unauthenticated round trip), then a new login", async () => {
+    h = await harness({ issueRefreshTokens: false });
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    const before = h.server.requests.length;
+    h.clock.now += 3_600_000 - 30_000; // inside the margin: no refresh possible, the token is still good
+    for (let i = 0; i < 3; i += 1) expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    const mcp = h.server.requests.slice(before).filter((r) => r.path === "/mcp");
+    expect(mcp.map((r) => Boolean(r.authorization))).toEqual([true, true, true]);
+    expect(h.browser.opened).toHaveLength(1);
+    h.clock.now += 60_000; // expired: a login follows
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    expect(h.browser.opened).toHaveLength(2);
+  });
+
+  it("clearTokens during a refresh waits for it: the refreshed tokens are not stored after the clear", async () => {
+    h = await harness();
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    h.server.faults.tokenDelayMs = 300;
+    h.clock.now += 3_600_000;
+    const before = h.server.count("/token");
+    const request = h.oauth.fetch(h.server.mcpUrl, rpc());
+    for (let i = 0; i < 100 && h.server.count("/token") === before; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await h.oauth.clearTokens();
+    expect((await request).status).toBe(200);
+    expect(await h.store.get(h.oauth.storageKey("tokens", h.server.issuer))).toBeUndefined();
+  });
+
   it("a token the server stopped accepting is refreshed once on 401", async () => {
     h = await harness();
     await h.oauth.fetch(h.server.mcpUrl, rpc());

@@ -57,4 +57,25 @@ describe("step-up authorization on 403 insufficient_scope", () => {
     expect(isOAuthError(error, "insufficient_scope")).toBe(true);
     expect(h.browser.opened).toHaveLength(3); // the first authorization and two step-ups
   });
+
+  it("a step-up waiting on the user does not hold up requests whose token is good enough", async () => {
+    const h = await peer();
+    const mcpUrl = await scopedResource(h);
+    let stepUpOpened = false;
+    // The first login completes; the step-up's browser window is left open, its user never coming back.
+    const oauth = h.restart({ mcpUrl, callbackTimeoutMs: 3_000, openBrowser: (url) => (h.browser.opened.length === 0 ? h.browser.open(url) : void (stepUpOpened = true)) });
+    expect((await oauth.fetch(mcpUrl, rpc("tools/list"))).status).toBe(200);
+    let stepUpSettled = false;
+    const stepUp = oauth.fetch(mcpUrl, rpc("tools/call")).then(
+      (r) => r.status,
+      (e: unknown) => (isOAuthError(e) ? e.code : e),
+    );
+    void stepUp.finally(() => (stepUpSettled = true));
+    for (let i = 0; i < 100 && !stepUpOpened; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stepUpOpened).toBe(true);
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => oauth.fetch(mcpUrl, rpc("tools/list")).then((r) => r.status)));
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    expect(stepUpSettled).toBe(false); // they did not wait for the step-up
+    expect(await stepUp).toBe("callback_timeout");
+  });
 });

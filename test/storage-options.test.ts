@@ -7,6 +7,8 @@ import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { defaultLock } from "../src/default-lock.js";
 import { FileLock, Fernet, FernetEncryptionWrapper, MemoryLock, OAuth, OAuthError, RedisLock } from "../src/index.js";
+import { resolveOptions } from "../src/options.js";
+import { captureLogger } from "./support/openers.js";
 
 describe("storage and lock options", () => {
   const cases: [string, Record<string, unknown>, string][] = [
@@ -42,5 +44,23 @@ describe("storage and lock options", () => {
     expect(defaultLock({ get: async () => undefined, set: async () => true, delete: async () => true })).toBeInstanceOf(MemoryLock);
     await Promise.all([sqlite.disconnect(), memorySqlite.disconnect()]);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the default lease outlasts a token request and a store command, so a live holder's lease cannot end mid-refresh", () => {
+    const defaults = resolveOptions({ mcpUrl: "http://127.0.0.1:1/mcp", tokenStorage: new Keyv() });
+    expect(defaults.lockLeaseMs).toBeGreaterThanOrEqual(defaults.requestTimeoutMs + defaults.storageTimeoutMs);
+    const slow = resolveOptions({ mcpUrl: "http://127.0.0.1:1/mcp", tokenStorage: new Keyv(), requestTimeoutMs: 90_000, storageTimeoutMs: 10_000 });
+    expect(slow.lockLeaseMs).toBeGreaterThanOrEqual(100_000);
+    expect(resolveOptions({ mcpUrl: "http://127.0.0.1:1/mcp", tokenStorage: new Keyv(), lockLeaseMs: 2_000 }).lockLeaseMs).toBe(2_000);
+  });
+
+  it("warns once when a store that other processes may share gets the in-process lock by default", async () => {
+    const logger = captureLogger();
+    const custom = { get: async () => undefined, set: async () => true, delete: async () => true };
+    const cluster = new Keyv({ store: new KeyvRedis({ rootNodes: [{ url: "redis://127.0.0.1:1" }] }) });
+    for (const tokenStorage of [custom, custom, cluster, new Keyv(), new Keyv({ store: new Map() })]) new OAuth({ mcpUrl: "http://127.0.0.1:1/mcp", tokenStorage, logger });
+    new OAuth({ mcpUrl: "http://127.0.0.1:1/mcp", tokenStorage: custom, logger, lock: new MemoryLock() }); // chosen, not defaulted
+    expect(logger.lines).toHaveLength(2);
+    expect(logger.lines.every((line) => line.includes("MemoryLock") && line.includes("`lock`"))).toBe(true);
   });
 });

@@ -1,27 +1,20 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@keyv/redis";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileLock, MemoryLock, RedisLock, type TokenLock } from "../src/index.js";
 import { redisUp, redisUrl, uniqueNamespace } from "./support/backends.js";
+import { tempDirs } from "./support/temp-dirs.js";
 
 // One contract for every lock: exclusion, leases, owner-checked extend and release.
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const dirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), "mcp-oauth-lock-"));
-  dirs.push(dir);
-  return dir;
-};
+const tempDir = tempDirs("mcp-oauth-lock-");
 const redis = redisUp ? createClient({ url: redisUrl }) : undefined;
 if (redis) await redis.connect();
-afterAll(async () => {
-  dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
-  await redis?.close();
-});
+afterAll(async () => redis?.close());
 
 const locks: { name: string; unavailable: boolean; make: () => TokenLock }[] = [
   { name: "MemoryLock", unavailable: false, make: () => new MemoryLock() },
@@ -75,7 +68,7 @@ describe.each(locks)("lock contract: $name", ({ unavailable, make }) => {
 describe("FileLock liveness", () => {
   const lockFile = (dir: string, holder: object) => {
     // The file a holder leaves: what FileLock writes, at the path it uses for key "k".
-    const path = join(dir, `${lockFileName("k")}.lock`);
+    const path = join(dir, `${lockFileName("k")}.0.lock`);
     writeFileSync(path, JSON.stringify(holder));
     return path;
   };

@@ -5,8 +5,7 @@ import { build } from "esbuild";
 import type { WorkerConfig } from "./oauth-worker.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const outfile = `${root}node_modules/.cache/mcp-oauth-test/oauth-worker.mjs`;
-let bundled: Promise<unknown> | undefined;
+const bundles = new Map<string, Promise<string>>();
 
 export interface WorkerLine {
   ready?: boolean;
@@ -16,6 +15,8 @@ export interface WorkerLine {
   done?: boolean;
   statuses?: number[];
   errors?: string[];
+  /** lock-contender: per lock directory, whether this process took the lock. */
+  won?: boolean[];
 }
 
 export interface Worker {
@@ -23,26 +24,23 @@ export interface Worker {
   lines: WorkerLine[];
   /** Resolves with the first line (already printed or to come) that matches; rejects after `ms`. */
   waitFor(match: (line: WorkerLine) => boolean, ms?: number): Promise<WorkerLine>;
-  go(): void;
+  /** Writes a line to the worker's stdin (default "go"). */
+  go(line?: string): void;
   kill(): Promise<void>;
 }
 
 /**
- * Starts test/support/oauth-worker.ts as a separate Node process. It is bundled once with esbuild (its
- * dependencies stay in node_modules), which starts 8 processes in about 2 s on 2 cores where tsx takes 9.
+ * Starts test/support/<entry>.ts (default oauth-worker.ts) as a separate Node process, its config in
+ * WORKER_CONFIG. It is bundled once with esbuild (its dependencies stay in node_modules), which starts 8
+ * processes in about 2 s on 2 cores where tsx takes 9.
  */
-export async function startWorker(config: WorkerConfig): Promise<Worker> {
-  bundled ??= build({
-    entryPoints: [fileURLToPath(new URL("./oauth-worker.ts", import.meta.url))],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile,
-    logLevel: "silent",
-  });
-  await bundled;
+export async function startWorker(config: WorkerConfig | object, entry = "oauth-worker"): Promise<Worker> {
+  const outfile = `${root}node_modules/.cache/mcp-oauth-test/${entry}.mjs`;
+  if (!bundles.has(entry)) {
+    const options = { bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile, logLevel: "silent" } as const;
+    bundles.set(entry, build({ ...options, entryPoints: [fileURLToPath(new URL(`./${entry}.ts`, import.meta.url))] }).then(() => outfile));
+  }
+  await bundles.get(entry);
   const child = spawn(process.execPath, [outfile], { env: { ...process.env, WORKER_CONFIG: JSON.stringify(config) }, stdio: ["pipe", "pipe", "pipe"] });
   const lines: WorkerLine[] = [];
   const waiters = new Set<() => void>();
@@ -84,7 +82,7 @@ export async function startWorker(config: WorkerConfig): Promise<Worker> {
         check();
         if (child.exitCode !== null || child.signalCode !== null) onExit();
       }),
-    go: () => void child.stdin.write("go\n"),
+    go: (line = "go") => void child.stdin.write(`${line}\n`),
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;
