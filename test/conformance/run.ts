@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { node22 } from "../support/node22.js";
 
 const version = "0.1.16";
 const concurrency = 4;
@@ -36,14 +37,6 @@ function conformanceEntry(): string {
   const installed = (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
   if (installed !== version) throw new Error(`@modelcontextprotocol/conformance ${installed} is installed; this run is pinned to ${version} (npm ci)`);
   return join(dirname(manifest), "dist/index.js");
-}
-
-/** The Node 22 binary of the `node@22` npm package, resolved once instead of once per scenario. */
-function node22(): string {
-  const path = execFileSync("npx", ["-y", "-p", "node@22", "-c", 'node -p "process.execPath"'], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  const major = Number(execFileSync(path, ["-p", "process.versions.node.split('.')[0]"], { encoding: "utf8" }).trim());
-  if (major < 22) throw new Error(`expected Node >= 22 from the node@22 package, got ${path} (major ${major})`);
-  return path;
 }
 
 function listScenarios(node: string, entry: string): string[] {

@@ -5,7 +5,11 @@ let cached: string | undefined;
 
 /** The Node 22 binary of the `node@22` npm package (peers such as oidc-provider need it). */
 export function node22(): string {
-  cached ??= execFileSync("npx", ["-y", "-p", "node@22", "-c", 'node -p "process.execPath"'], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  if (cached) return cached;
+  const path = execFileSync("npx", ["-y", "-p", "node@22", "-c", 'node -p "process.execPath"'], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  const major = Number(execFileSync(path, ["-p", "process.versions.node.split('.')[0]"], { encoding: "utf8" }).trim());
+  if (major < 22) throw new Error(`expected Node >= 22 from the node@22 package, got ${path} (major ${major})`);
+  cached = path;
   return cached;
 }
 

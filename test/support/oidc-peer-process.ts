@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { node22 } from "./node22.js";
 
 export interface OidcPeer {
   origin: string;
@@ -12,10 +13,9 @@ export interface OidcPeer {
 
 const script = fileURLToPath(new URL("./oidc-peer.ts", import.meta.url));
 
-/** Starts test/support/oidc-peer.ts on Node 22 (through npx, from the npm registry) and waits until it listens. */
+/** Starts test/support/oidc-peer.ts on Node 22 (the `node@22` npm package) and waits until it listens. */
 export async function startOidcPeer(accessTokenTtlSeconds = 3600, refreshedAccessTokenTtlSeconds = accessTokenTtlSeconds): Promise<OidcPeer> {
-  const args = ["-y", "-p", "node@22", "node", script, String(accessTokenTtlSeconds), String(refreshedAccessTokenTtlSeconds)];
-  const child = spawn("npx", args, { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(node22(), [script, String(accessTokenTtlSeconds), String(refreshedAccessTokenTtlSeconds)], { stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4000)));
   const first = await new Promise<string>((resolve, reject) => {
