@@ -3,7 +3,7 @@ import { calculatePKCECodeChallenge, generateRandomCodeVerifier, generateRandomS
 import type { FetchLike } from "./back-channel.js";
 import { OAuthError } from "./errors.js";
 import type { OAuthEvent } from "./events.js";
-import { listenForCallback, type CallbackListener } from "./listen-for-callback.js";
+import { listenForCallback, type CallbackListener, type CallbackListenerOptions } from "./listen-for-callback.js";
 import { toOAuthError } from "./map-error.js";
 import { asAuthorizationServer, asClient } from "./oauth4webapi-options.js";
 import { assertBrowsableUrl } from "./open-browser.js";
@@ -35,19 +35,24 @@ export interface AuthorizationResult {
 
 /**
  * One authorization code flow with PKCE: listen on loopback, open the browser, then check the callback
- * (RFC 9207 `iss` first, then `state`, only then `error` or `code`) and redeem the code at the token
- * endpoint of the server the request went to. The browser's page reports the final outcome.
+ * and redeem the code at the token endpoint of the server the request went to. A callback whose `state`
+ * is not this flow's is ignored (a stray request cannot end the login); for the one that matches, RFC
+ * 9207 `iss` is checked first, then an implicit-flow response is refused, and only then `error` or
+ * `code` is read. The browser's page reports the final outcome.
  */
 export async function authorizeInBrowser(input: AuthorizationInput): Promise<AuthorizationResult> {
   const verifier = generateRandomCodeVerifier();
   const state = generateRandomState();
   let client: ClientRecord | undefined;
 
-  const listener = await listenOnFirstFreePort(input, async (callbackUrl) => {
-    if (!client) throw new OAuthError("authorization_failed", "a callback arrived before the authorization request was sent");
-    const parameters = checkCallback(callbackUrl.searchParams, input.as, client, state);
-    input.onEvent({ type: "callback_received" });
-    return exchangeCode(input.as, { record: client, signingKey: input.signingKey }, parameters, listener.redirectUri, verifier, input.resource, input.fetch);
+  const listener = await listenOnFirstFreePort(input, {
+    // Before the request is sent nothing can belong to it: the state is known to the browser only after.
+    belongs: (callbackUrl) => client !== undefined && hasState(callbackUrl.searchParams, state),
+    handle: async (callbackUrl) => {
+      const parameters = checkCallback(callbackUrl.searchParams, input.as, client!, state);
+      input.onEvent({ type: "callback_received" });
+      return exchangeCode(input.as, { record: client!, signingKey: input.signingKey }, parameters, listener.redirectUri, verifier, input.resource, input.fetch);
+    },
   });
   try {
     input.onEvent({ type: "callback_listening", redirectUri: listener.redirectUri });
@@ -63,12 +68,12 @@ export async function authorizeInBrowser(input: AuthorizationInput): Promise<Aut
 
 async function listenOnFirstFreePort(
   input: AuthorizationInput,
-  handle: (url: URL) => Promise<TokenEndpointResponse>,
+  callback: Pick<CallbackListenerOptions<TokenEndpointResponse>, "belongs" | "handle">,
 ): Promise<CallbackListener<TokenEndpointResponse>> {
   let lastError: unknown;
   for (const port of input.ports) {
     try {
-      return await listenForCallback({ port, timeoutMs: input.timeoutMs, signal: input.signal, handle });
+      return await listenForCallback({ port, timeoutMs: input.timeoutMs, signal: input.signal, ...callback });
     } catch (error) {
       lastError = error;
     }
@@ -92,16 +97,28 @@ function authorizationUrl(input: AuthorizationInput, client: ClientRecord, redir
   return url.href;
 }
 
-/** Returns the branded parameters oauth4webapi's code grant wants, or throws a typed error. */
+/** Whether the response carries this flow's `state` (compared in constant time). */
+export function hasState(parameters: URLSearchParams, expectedState: string): boolean {
+  const state = parameters.get("state");
+  return state !== null && sameString(state, expectedState);
+}
+
+/**
+ * Returns the branded parameters oauth4webapi's code grant wants, or throws a typed error. In order:
+ * `state` (a response to another request is not this flow's), RFC 9207 `iss` (a response relayed from
+ * another server must not be trusted, its error fields included), an implicit-flow response (tokens in
+ * the query: injected, since this client asks for `code` only), then `error` or `code`.
+ */
 export function checkCallback(parameters: URLSearchParams, as: AuthorizationServerMetadata, client: ClientRecord, expectedState: string): URLSearchParams {
+  if (!hasState(parameters, expectedState)) {
+    throw new OAuthError("state_mismatch", "the authorization response's state does not match the request; it was not started by this client");
+  }
   const iss = parameters.get("iss");
   if (iss === null ? as.authorization_response_iss_parameter_supported === true : iss !== as.issuer) {
-    // RFC 9207 §2.4: the response may come from another server; its error fields must not be trusted or shown.
     throw new OAuthError("issuer_response_mismatch", `the authorization response ${iss === null ? "lacks the iss parameter" : "came from another issuer"} (expected ${as.issuer})`);
   }
-  const state = parameters.get("state");
-  if (state === null || !sameString(state, expectedState)) {
-    throw new OAuthError("state_mismatch", "the authorization response's state does not match the request; it was not started by this client");
+  if (parameters.has("access_token") || parameters.has("id_token")) {
+    throw new OAuthError("authorization_failed", "the authorization response carries tokens (an implicit-flow response); this client asked for a code only, so it was refused");
   }
   try {
     return validateAuthResponse(asAuthorizationServer(as), asClient(client), parameters, expectedState);

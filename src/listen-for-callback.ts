@@ -9,8 +9,14 @@ export interface CallbackListenerOptions<T> {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   /**
-   * Judges the first request to `/callback`. Its result settles the flow; if it throws an
-   * `OAuthError`, the browser is shown that error's message and the flow fails with it.
+   * Whether a request to `/callback` answers this flow's authorization request (its `state` matches).
+   * Any other request, a stray or hostile one on a port that is easy to guess, gets a 400 page and is
+   * otherwise ignored: it cannot end the login, which goes on waiting for the real callback.
+   */
+  belongs: (callbackUrl: URL) => boolean;
+  /**
+   * Judges the first request to `/callback` that belongs to the flow. Its result settles the flow; if it
+   * throws an `OAuthError`, the browser is shown that error's message and the flow fails with it.
    */
   handle: (callbackUrl: URL) => Promise<T>;
 }
@@ -28,8 +34,9 @@ const callbackPath = "/callback";
 
 /**
  * The loopback redirect target (RFC 8252 §7.3): bound to 127.0.0.1 only, listening before the browser
- * opens, settled by the first request to `/callback` and closed right after it or at the deadline.
- * Other paths (a favicon, a probe) get 404 and leave the flow running.
+ * opens, settled by the first request to `/callback` that belongs to the flow and closed right after it
+ * or at the deadline. Other paths (a favicon, a probe) get 404, and callbacks that do not belong get 400;
+ * both leave the flow running.
  */
 export async function listenForCallback<T>(options: CallbackListenerOptions<T>): Promise<CallbackListener<T>> {
   let settled = false;
@@ -45,6 +52,9 @@ export async function listenForCallback<T>(options: CallbackListenerOptions<T>):
     if (url.pathname !== callbackPath) return send(response, 404, "Not found", "text/plain; charset=utf-8");
     if (request.method !== "GET") return send(response, 405, "Method not allowed", "text/plain; charset=utf-8");
     if (settled) return sendPage(response, 400, { ok: false, message: "This authorization has already completed." });
+    if (!options.belongs(url)) {
+      return sendPage(response, 400, { ok: false, message: "This response does not belong to the sign-in in progress, which is still waiting for its own." });
+    }
     settled = true;
     try {
       const value = await options.handle(url);
