@@ -104,11 +104,19 @@ export function clientAuthentication(client: ClientRecord, signingKey?: SigningK
  * RFC 6749 §2.3.1 Basic authentication, form-encoding id and secret the WHATWG way. oauth4webapi also
  * escapes `-`, `.`, `_` and `*`, which many servers (the MCP conformance suite's among them) never
  * decode, so an id like `my-client` would not match; these characters need no escaping.
+ *
+ * The body names the client too. Every other method puts `client_id` in the body (oauth4webapi's
+ * `None`, `ClientSecretPost`, `PrivateKeyJwt`), and with Basic RFC 6749 §3.2.1 allows it: the header
+ * authenticates, the parameter identifies. Servers built on the MCP Python SDK (FastMCP among them)
+ * read the client from the body alone and answer `invalid_client` "Missing client_id" without it;
+ * servers that read both (oidc-provider, our `OAuthProvider`) check that they agree. So one rule holds
+ * for every token endpoint request and every method: `client_id` is always in the body.
  */
 function formEncodedBasic(secret: string): ClientAuth {
-  return (_as, client, _body, headers) => {
+  return (_as, client, body, headers) => {
     const encode = (value: string) => new URLSearchParams([["", value]]).toString().slice(1);
     headers.set("authorization", `Basic ${Buffer.from(`${encode(client.client_id)}:${encode(secret)}`).toString("base64")}`);
+    body.set("client_id", client.client_id);
   };
 }
 

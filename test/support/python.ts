@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** The venv `npm run setup:interop` makes (and .ci/run runs): py-key-value and cryptography from pip. */
+/** The venv `npm run setup:interop` makes (and .ci/run runs): py-key-value, cryptography and fastmcp from pip. */
 export const interopVenv = fileURLToPath(new URL("../../.venv-interop/bin/python", import.meta.url));
 export const interopScript = fileURLToPath(new URL("./fernet_interop.py", import.meta.url));
 
@@ -20,6 +20,22 @@ export function findPython(modules: readonly string[]): { python: string | undef
     }
   }
   return { python: undefined, reason: `no Python among ${candidates.join(", ")} imports ${modules.join(", ")} (run \`npm run setup:interop\`)` };
+}
+
+const found = new Map<string, string>();
+
+/**
+ * The Python `findPython` picks for these modules, or an error saying why there is none. Remembered per
+ * module list: importing a package as large as fastmcp takes seconds, and every session would pay it.
+ */
+export function requirePython(modules: readonly string[]): string {
+  const key = modules.join(",");
+  const known = found.get(key);
+  if (known) return known;
+  const { python, reason } = findPython(modules);
+  if (!python) throw new Error(reason);
+  found.set(key, python);
+  return python;
 }
 
 export function runPython<T>(python: string, request: unknown): T {
