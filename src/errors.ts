@@ -32,6 +32,10 @@ export type OAuthErrorCode =
   | "issuer_response_mismatch"
   /** The authorization code could not be exchanged for tokens. */
   | "token_exchange_failed"
+  /** The token endpoint issued a `token_type` other than `Bearer` (RFC 6750); the tokens were not used or kept. */
+  | "unsupported_token_type"
+  /** The token endpoint issued a DPoP-bound token (RFC 9449), which this client cannot present yet; nothing was kept. */
+  | "dpop_unsupported"
   /** The refresh token grant failed; `transient` tells whether stored tokens were kept for a retry. */
   | "refresh_failed"
   /** The MCP server still answers 401 after a fresh authorization. */
@@ -54,7 +58,10 @@ export type OAuthErrorCode =
   | "aborted";
 
 export interface OAuthErrorDetails {
-  /** The underlying error. */
+  /**
+   * The underlying error. It is kept scrubbed (see {@link OAuthError.cause}): foreign errors can carry
+   * response bodies, form parameters or store commands, and with them tokens and secrets.
+   */
   cause?: unknown;
   /** HTTP status of the response that caused the error, when there was one. */
   status?: number;
@@ -64,6 +71,13 @@ export interface OAuthErrorDetails {
   transient?: boolean;
 }
 
+/**
+ * Every failure the library reports. Its `cause` chain holds copies of the underlying errors with their
+ * name, message, `code` and stack frames only: never the objects foreign code attached to them (oauth4webapi
+ * attaches whole token responses, Redis clients their commands), and never a JSON parser's message, which
+ * quotes the text it failed on. So `console.error(error)`, `util.inspect` at any depth or `JSON.stringify`
+ * cannot print a token.
+ */
 export class OAuthError extends Error {
   override readonly name = "OAuthError";
   readonly code: OAuthErrorCode;
@@ -72,7 +86,8 @@ export class OAuthError extends Error {
   readonly transient: boolean;
 
   constructor(code: OAuthErrorCode, message: string, details: OAuthErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    const cause = scrubCause(details.cause, 0);
+    super(message, cause === undefined ? undefined : { cause });
     this.code = code;
     this.status = details.status;
     this.oauthError = details.oauthError;
@@ -82,4 +97,23 @@ export class OAuthError extends Error {
 
 export function isOAuthError(value: unknown, code?: OAuthErrorCode): value is OAuthError {
   return value instanceof OAuthError && (code === undefined || value.code === code);
+}
+
+/** How deep a cause chain is copied; deeper links are dropped (a loop cannot hang the copy). */
+const maxCauseDepth = 8;
+
+/** A cause reduced to what is safe to print: see {@link OAuthError}. Values that are not errors are dropped. */
+function scrubCause(cause: unknown, depth: number): Error | undefined {
+  if (cause instanceof OAuthError) return cause;
+  if (!(cause instanceof Error) || depth >= maxCauseDepth) return undefined;
+  const message = cause instanceof SyntaxError ? "the response is not valid JSON" : cause.message;
+  const inner = scrubCause(cause.cause, depth + 1);
+  const copy = new Error(message, inner === undefined ? undefined : { cause: inner });
+  copy.name = cause.name;
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") Object.defineProperty(copy, "code", { value: code, enumerable: true });
+  // The original frames, under the scrubbed message: where it happened stays visible, what it read does not.
+  const frames = (cause.stack ?? "").split("\n").filter((line) => line.startsWith("    at "));
+  copy.stack = [`${copy.name}: ${message}`, ...frames].join("\n");
+  return copy;
 }

@@ -1,4 +1,4 @@
-import { AuthorizationResponseError, OperationProcessingError, ResponseBodyError, WWWAuthenticateChallengeError } from "oauth4webapi";
+import { AuthorizationResponseError, OperationProcessingError, ResponseBodyError, UnsupportedOperationError, WWWAuthenticateChallengeError } from "oauth4webapi";
 import { ResponseTooLargeError } from "./back-channel.js";
 import { OAuthError, type OAuthErrorCode } from "./errors.js";
 
@@ -6,10 +6,32 @@ import { OAuthError, type OAuthErrorCode } from "./errors.js";
  * The one place foreign errors become `OAuthError`s. `step` names what was being done, for the message.
  *
  * oauth4webapi attaches raw response bodies and callback parameters to its errors; those can hold codes
- * and tokens, so they are not kept as `cause`. Only their code and message travel on.
+ * and tokens, so they are not kept as `cause`. Only their code and message travel on. `sent` lists the
+ * secrets the failed request carried (a code, a refresh token, a client secret): a server that echoes one
+ * in its `error_description` does not get it printed.
  */
-export function toOAuthError(error: unknown, code: OAuthErrorCode, step: string): OAuthError {
+export function toOAuthError(error: unknown, code: OAuthErrorCode, step: string, sent: readonly (string | undefined)[] = []): OAuthError {
+  const mapped = mapError(error, code, step);
+  const secrets = sent.filter((secret): secret is string => typeof secret === "string" && secret.length > 0);
+  if (!secrets.some((secret) => mapped.message.includes(secret))) return mapped;
+  const message = secrets.reduce((text, secret) => text.split(secret).join("[redacted]"), mapped.message);
+  return new OAuthError(mapped.code, message, {
+    cause: mapped.cause,
+    transient: mapped.transient,
+    ...(mapped.status === undefined ? {} : { status: mapped.status }),
+    ...(mapped.oauthError === undefined ? {} : { oauthError: mapped.oauthError }),
+  });
+}
+
+function mapError(error: unknown, code: OAuthErrorCode, step: string): OAuthError {
   if (error instanceof OAuthError) return error;
+
+  if (error instanceof UnsupportedOperationError && error.message.includes("token_type")) {
+    // The body (tokens included) is this error's cause: only the type's name, when it is a plain word, is shown.
+    const type = (error.cause as { body?: { token_type?: unknown } } | undefined)?.body?.token_type;
+    const named = typeof type === "string" && /^[\w.-]{1,32}$/.test(type) ? ` ${type}` : "";
+    return new OAuthError("unsupported_token_type", `${step}: the server issued a token of type${named}, not Bearer; it was not used`, { cause: scrubbed(error) });
+  }
 
   if (error instanceof ResponseBodyError) {
     const description = error.error_description ? `: ${error.error_description}` : "";

@@ -14,7 +14,7 @@ import {
 } from "oauth4webapi";
 import type { FetchLike } from "./back-channel.js";
 import { clientAuthentication, type SigningKey } from "./client-authentication.js";
-import type { OAuthErrorCode } from "./errors.js";
+import { OAuthError, type OAuthErrorCode } from "./errors.js";
 import { toOAuthError } from "./map-error.js";
 import { asAuthorizationServer, asClient, httpOptions } from "./oauth4webapi-options.js";
 import type { AuthorizationServerMetadata, ClientRecord, TokenRecord } from "./token-store.js";
@@ -32,6 +32,7 @@ export function exchangeCode(
   return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "exchanging the authorization code", {
     send: (server, c, auth, http) => authorizationCodeGrantRequest(server, c, auth, callbackParameters, redirectUri, codeVerifier, { additionalParameters: { resource }, ...http }),
     process: processAuthorizationCodeResponse,
+    sent: [callbackParameters.get("code") ?? undefined, codeVerifier],
   });
 }
 
@@ -40,6 +41,7 @@ export function refreshTokens(as: AuthorizationServerMetadata, client: TokenClie
   return atTokenEndpoint(as, client, fetch, "refresh_failed", "refreshing the access token", {
     send: (server, c, auth, http) => refreshTokenGrantRequest(server, c, auth, refreshToken, { additionalParameters: { resource }, ...http }),
     process: processRefreshTokenResponse,
+    sent: [refreshToken],
   });
 }
 
@@ -69,6 +71,7 @@ export function requestWithJwtBearer(
   return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "presenting the identity assertion", {
     send: (server, c, auth, http) => genericTokenEndpointRequest(server, c, auth, jwtBearerGrant, withScope({ assertion, resource }, scope), http),
     process: processGenericTokenEndpointResponse,
+    sent: [assertion],
   });
 }
 
@@ -83,18 +86,30 @@ export interface TokenClient {
 interface Grant {
   send: (server: AuthorizationServer, client: Client, auth: ClientAuth, http: ReturnType<typeof httpOptions>) => Promise<Response>;
   process: (server: AuthorizationServer, client: Client, response: Response) => Promise<TokenEndpointResponse>;
+  /** The secrets this grant sends besides the client's own, kept out of its error messages. */
+  sent?: (string | undefined)[];
 }
 
-/** One token endpoint round trip through oauth4webapi, its failures mapped to `code`. */
+/**
+ * One token endpoint round trip through oauth4webapi, its failures mapped to `code`. Only Bearer tokens
+ * come back: oauth4webapi lets `DPoP` through, and a DPoP-bound token sent as a bearer token would fail
+ * at the MCP server, so it is refused here with its own code.
+ */
 async function atTokenEndpoint(as: AuthorizationServerMetadata, client: TokenClient, fetch: FetchLike, code: OAuthErrorCode, step: string, grant: Grant): Promise<TokenEndpointResponse> {
   const server = asAuthorizationServer(as);
+  const where = `${step} at ${as.token_endpoint}`;
+  let tokens: TokenEndpointResponse;
   try {
     const auth = clientAuthentication(client.record, client.signingKey);
     const response = await grant.send(server, asClient(client.record), auth, httpOptions(as.token_endpoint ?? "", fetch));
-    return await grant.process(server, asClient(client.record), response);
+    tokens = await grant.process(server, asClient(client.record), response);
   } catch (error) {
-    throw toOAuthError(error, code, `${step} at ${as.token_endpoint}`);
+    throw toOAuthError(error, code, where, [...(grant.sent ?? []), client.record.client_secret]);
   }
+  if (tokens.token_type === "dpop") {
+    throw new OAuthError("dpop_unsupported", `${where}: the server issued a DPoP-bound token (RFC 9449), which this client cannot present yet; it was not used`);
+  }
+  return tokens;
 }
 
 function withScope(parameters: Record<string, string>, scope: string | undefined): Record<string, string> {
