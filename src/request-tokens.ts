@@ -117,8 +117,17 @@ function withScope(parameters: Record<string, string>, scope: string | undefined
 }
 
 /**
+ * The longest access token life believed: a year. A server may say anything (`expires_in: 1e306` would
+ * make the expiry `Infinity`, which JSON stores as `null`, so the record would be unreadable after a
+ * restart); past a year the token is refreshed, or used until the server answers 401.
+ */
+export const maxTokenLifetimeSeconds = 365 * 24 * 60 * 60;
+
+/**
  * Token responses become a record with an absolute expiry, so a restarted process knows whether the
  * token is still good. A refresh response may omit the refresh token and scope: the previous ones stay.
+ * An absent `expires_in` leaves the expiry unknown (used until a 401); a present one is clamped to
+ * [0, {@link maxTokenLifetimeSeconds}] so the stored time is always a finite number.
  */
 export function toTokenRecord(response: TokenEndpointResponse, nowMs: number, requestedScope: string | undefined, previous?: TokenRecord): TokenRecord {
   const refreshToken = response.refresh_token ?? previous?.refresh_token;
@@ -129,7 +138,9 @@ export function toTokenRecord(response: TokenEndpointResponse, nowMs: number, re
     token_type: response.token_type,
     ...(refreshToken ? { refresh_token: refreshToken } : {}),
     ...(scope ? { scope } : {}),
-    ...(typeof response.expires_in === "number" ? { expires_at: nowMs + response.expires_in * 1000 } : {}),
+    ...(typeof response.expires_in === "number" && !Number.isNaN(response.expires_in)
+      ? { expires_at: nowMs + Math.round(Math.min(Math.max(response.expires_in, 0), maxTokenLifetimeSeconds) * 1000) }
+      : {}),
     ...(requested ? { requested_scope: requested } : {}),
     obtained_at: nowMs,
   };

@@ -1,0 +1,112 @@
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A hostile or broken authorization server on loopback, with an MCP endpoint that always answers 401,
+ * whose registration and token answers are chosen per case. Its answers carry secrets (tokens, a client
+ * secret) that must never surface in what the client reports: not in an error's message, its cause
+ * chain, its stack, nor in a log line.
+ */
+export interface Answer {
+  status?: number;
+  /** A string is sent as is (with `type`); anything else as JSON. */
+  body: unknown;
+  type?: string;
+}
+
+export interface HostileServer {
+  origin: string;
+  mcpUrl: string;
+  /** Every string the server handed out or received as a secret: tokens, codes, verifiers, secrets. */
+  secrets: Set<string>;
+  /** Requests by path. */
+  count(path: string): number;
+  close(): Promise<void>;
+}
+
+export const SECRET = {
+  access: "AT-SECRET-3f1c9a",
+  refresh: "RT-SECRET-77d2e0",
+  client: "CS-SECRET-0b8e41",
+  code: "CODE-SECRET-5a6c",
+  idToken: "ID-SECRET-e2f9",
+};
+
+export const good = { access_token: `${SECRET.access}-good`, refresh_token: `${SECRET.refresh}-good`, token_type: "Bearer", expires_in: 1 };
+
+/** `token` answers the first token request, `later` every one after it (the refresh, and a login after it). */
+export async function hostileServer(answers: { register?: Answer; token?: Answer; later?: Answer }): Promise<HostileServer> {
+  const secrets = new Set<string>(Object.values(SECRET));
+  let origin = "";
+  let tokenRequests = 0;
+  const seen: string[] = [];
+  const server = createServer((request, response) => {
+    void (async () => {
+      const url = new URL(request.url ?? "/", origin);
+      seen.push(url.pathname);
+      const send = (answer: Answer) => {
+        const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
+        response.writeHead(answer.status ?? 200, { "content-type": answer.type ?? "application/json", "cache-control": "no-store" }).end(text);
+      };
+      const form = await formOf(request);
+      for (const name of ["code", "code_verifier", "refresh_token", "client_secret"]) {
+        const value = form.get(name);
+        if (value) secrets.add(value);
+      }
+      switch (url.pathname) {
+        case "/.well-known/oauth-protected-resource/mcp":
+          return send({ body: { resource: `${origin}/mcp`, authorization_servers: [origin] } });
+        case "/.well-known/oauth-authorization-server":
+          return send({
+            body: {
+              issuer: origin,
+              authorization_endpoint: `${origin}/authorize`,
+              token_endpoint: `${origin}/token`,
+              registration_endpoint: `${origin}/register`,
+              response_types_supported: ["code"],
+              code_challenge_methods_supported: ["S256"],
+              token_endpoint_auth_methods_supported: ["client_secret_basic"],
+            },
+          });
+        case "/register":
+          return send(answers.register ?? { status: 201, body: { client_id: "c1", client_secret: SECRET.client, client_secret_expires_at: 0, redirect_uris: [] } });
+        case "/authorize": {
+          const back = new URL(url.searchParams.get("redirect_uri") ?? "");
+          back.searchParams.set("code", SECRET.code);
+          back.searchParams.set("state", url.searchParams.get("state") ?? "");
+          back.searchParams.set("iss", origin);
+          return void response.writeHead(302, { location: back.href }).end();
+        }
+        case "/token":
+          tokenRequests += 1;
+          return send((tokenRequests > 1 ? answers.later : answers.token) ?? { body: good });
+        case "/mcp":
+          return void response
+            .writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` })
+            .end();
+        default:
+          return void response.writeHead(404).end();
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    mcpUrl: `${origin}/mcp`,
+    secrets,
+    count: (path) => seen.filter((p) => p === path).length,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function formOf(request: IncomingMessage): Promise<URLSearchParams> {
+  let text = "";
+  for await (const chunk of request) text += String(chunk);
+  return (request.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded") ? new URLSearchParams(text) : new URLSearchParams();
+}
+
