@@ -172,10 +172,18 @@ const httpUrl = z.union([z.string(), z.instanceof(URL)]).refine((value) => {
   const url = URL.canParse(String(value)) ? new URL(String(value)) : undefined;
   return url?.protocol === "https:" || url?.protocol === "http:";
 }, "expected an absolute http: or https: URL");
+/**
+ * A Client ID Metadata Document URL, as the CIMD draft requires of a `client_id`: `https:`, a path, no
+ * dot segments, no fragment (not even an empty `#`), no credentials. It is sent as is and compared as a
+ * string by the server, so it must also be exactly its own normal form: `new URL()` would quietly resolve
+ * `a/../b` or drop a trailing `#`, and the server would then fetch a document other than the one named.
+ */
 const cimdUrl = z.string().refine((value) => {
   const url = URL.canParse(value) ? new URL(value) : undefined;
-  return url?.protocol === "https:" && url.pathname !== "/" && !url.hash && !url.username && !url.password;
-}, "expected an https: URL with a path and no fragment or credentials");
+  const rawPath = value.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split(/[?#]/)[0] ?? "";
+  const dotSegment = rawPath.split("/").some((segment) => /^(\.|%2e){1,2}$/i.test(segment));
+  return url?.protocol === "https:" && url.pathname !== "/" && !value.includes("#") && !url.username && !url.password && !dotSegment && url.href === value;
+}, "expected an https: URL with a path, in its normal form, with no dot segments, fragment or credentials");
 
 const schema = z
   .object({
