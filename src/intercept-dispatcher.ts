@@ -17,7 +17,9 @@ export function createInterceptor(session: Session, maxStepUps: number): Dispatc
       const url = new URL(options.path, options.origin);
       if (!session.covers(url)) return dispatch(options, handler);
       const replayable = options.body == null || typeof options.body === "string" || options.body instanceof Uint8Array;
-      const recovery = new RequestRecovery(session, maxStepUps, url.origin);
+      // undici's `request` passes the caller's signal along; an EventEmitter signal is left to undici.
+      const signal = (options as { signal?: unknown }).signal;
+      const recovery = new RequestRecovery(session, maxStepUps, url.origin, signal instanceof AbortSignal ? signal : undefined);
       recovery.firstToken(!replayable).then(
         (token) => {
           const recovering = new RecoveringHandler(options, dispatch, handler, recovery, replayable);

@@ -36,10 +36,11 @@ export class OAuth {
     if (!this.#session.covers(url)) return this.#o.fetch(input, init);
     const prepared = toReplayable(input, init, url);
     const request = prepared instanceof Promise ? await prepared : prepared;
+    const own = request.init.signal ?? undefined;
     const signal = this.#o.signal;
-    if (signal) request.init = { ...request.init, signal: request.init.signal ? AbortSignal.any([request.init.signal, signal]) : signal };
+    if (signal) request.init = { ...request.init, signal: own ? AbortSignal.any([own, signal]) : signal };
 
-    const recovery = new RequestRecovery(this.#session, this.#o.maxStepUpAttempts, request.url.origin);
+    const recovery = new RequestRecovery(this.#session, this.#o.maxStepUpAttempts, request.url.origin, own);
     let token = recovery.cachedToken() ?? (await recovery.firstToken());
     // RequestRecovery bounds the retries: each pass returns, throws, or spends one recovery.
     for (;;) {

@@ -7,6 +7,10 @@ import type { TokenRecord } from "./token-store.js";
  * The per-request policy shared by `oauth.fetch` and the undici interceptor: which token to send first,
  * and what to do when the MCP server answers 401 or 403. Every recovery is spent at most once (a refresh,
  * then one new authorization) or `maxStepUps` times (step-up), so a request can never loop.
+ *
+ * `signal` is the request's own: when it fires while the request waits for a refresh or a login, the
+ * request rejects at once with the signal's reason, as `fetch` does. The refresh or login goes on for
+ * the other requests waiting for it (it is shared), and its tokens are stored as usual.
  */
 export class RequestRecovery {
   #tokens: TokenRecord | undefined;
@@ -18,6 +22,7 @@ export class RequestRecovery {
     private readonly session: Session,
     private readonly maxStepUps: number,
     private readonly origin: string,
+    private readonly signal?: AbortSignal,
   ) {}
 
   /** The first attempt's token when the session has a fresh one in memory, with no await; else undefined. */
@@ -32,9 +37,9 @@ export class RequestRecovery {
    * Grants without a user renew an expired token the same way, since asking costs no one anything.
    */
   async firstToken(required = false): Promise<string | undefined> {
-    this.#tokens = await this.session.currentToken();
+    this.#tokens = await this.#unlessAborted(this.session.currentToken());
     if (!this.#tokens && (required || this.session.renewsWithoutUser())) {
-      this.#tokens = await this.session.authorize(undefined, undefined);
+      this.#tokens = await this.#unlessAborted(this.session.authorize(undefined, undefined));
       this.#authorized = true;
     }
     return this.#tokens?.access_token;
@@ -50,12 +55,12 @@ export class RequestRecovery {
     const challenge = readBearerChallenge(headers);
     if (status === 401) {
       if (this.#authorized) throw new OAuthError("unauthorized", `${this.origin} still answers 401 after a new authorization`, { status: 401 });
-      const renewed = this.#tokens?.refresh_token && !this.#refreshed ? await this.session.refresh(this.#tokens) : undefined;
+      const renewed = this.#tokens?.refresh_token && !this.#refreshed ? await this.#unlessAborted(this.session.refresh(this.#tokens)) : undefined;
       this.#refreshed = true;
       if (renewed) {
         this.#tokens = renewed;
       } else {
-        this.#tokens = await this.session.authorize(challenge, this.#tokens);
+        this.#tokens = await this.#unlessAborted(this.session.authorize(challenge, this.#tokens));
         this.#authorized = true;
       }
       return this.#tokens.access_token;
@@ -67,7 +72,28 @@ export class RequestRecovery {
       });
     }
     this.#stepUps += 1;
-    this.#tokens = await this.session.authorize(challenge, this.#tokens, true);
+    this.#tokens = await this.#unlessAborted(this.session.authorize(challenge, this.#tokens, true));
     return this.#tokens.access_token;
+  }
+
+  /** The session's answer, or the request signal's reason as soon as it fires, whichever comes first. */
+  #unlessAborted<T>(work: Promise<T>): Promise<T> {
+    const signal = this.signal;
+    if (!signal) return work;
+    if (signal.aborted) {
+      work.catch(() => undefined); // shared with other waiters; this request no longer listens
+      return Promise.reject(signal.reason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        work.catch(() => undefined);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      work.then(
+        (value) => (signal.removeEventListener("abort", onAbort), resolve(value)),
+        (error: unknown) => (signal.removeEventListener("abort", onAbort), reject(error)),
+      );
+    });
   }
 }
