@@ -2,6 +2,7 @@ import { z } from "zod";
 import { assertSecureEndpoint } from "./back-channel.js";
 import { OAuthError } from "./errors.js";
 import { fetchMetadata, wellKnownUrl, type MetadataContext } from "./fetch-metadata.js";
+import { resourceCovers } from "./resource-covers.js";
 
 export interface ResourceMetadata {
   url: string;
@@ -52,14 +53,7 @@ export async function discoverResource(mcpUrl: URL, challengeUrl: string | undef
  * server, so this is checked before any authorization request.
  */
 export function assertResourceCovers(resource: string, mcpUrl: URL): void {
-  const parsed = URL.canParse(resource) ? new URL(resource) : undefined;
-  if (!parsed || parsed.origin !== mcpUrl.origin || !pathWithin(mcpUrl.pathname, parsed.pathname) || parsed.hash) {
+  if (!resourceCovers(resource, mcpUrl)) {
     throw new OAuthError("resource_mismatch", `protected resource metadata names resource ${resource}, which does not cover ${mcpUrl.href}`);
   }
-}
-
-/** True when `path` equals `base` or lies below it at a segment boundary. */
-export function pathWithin(path: string, base: string): boolean {
-  const trimmed = base.replace(/\/+$/, "");
-  return trimmed === "" || path === trimmed || path.startsWith(`${trimmed}/`);
 }

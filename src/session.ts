@@ -56,7 +56,7 @@ export class Session {
   constructor(options: ResolvedOptions) {
     this.#o = options;
     this.#scope = tokenScope(undefined, options.mcpUrl);
-    this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger);
+    this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger, options.mcpUrl);
     this.#saver = new TokenSaver(this.store);
     this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
     this.#clients = new ClientChooser(options, this.store, this.#backChannel);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { isOAuthError, OAuthError } from "./errors.js";
 import type { OAuthLogger, TokenStorage } from "./options.js";
+import { resourceCovers } from "./resource-covers.js";
 
 /*
  * Storage key layout (documented in README.md):
@@ -13,12 +14,15 @@ import type { OAuthLogger, TokenStorage } from "./options.js";
  */
 const prefix = "mcp-oauth:v1:";
 
+/** An absolute `http:` or `https:` URL: anything else in a record (`""`, a relative path) is corruption. */
+const webUrl = z.string().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), "expected an absolute http(s) URL");
+
 const metadataSchema = z.looseObject({
-  issuer: z.string(),
-  authorization_endpoint: z.string().optional(),
-  token_endpoint: z.string().optional(),
-  registration_endpoint: z.string().optional(),
-  revocation_endpoint: z.string().optional(),
+  issuer: webUrl,
+  authorization_endpoint: webUrl.optional(),
+  token_endpoint: webUrl.optional(),
+  registration_endpoint: webUrl.optional(),
+  revocation_endpoint: webUrl.optional(),
   scopes_supported: z.array(z.string()).optional(),
   code_challenge_methods_supported: z.array(z.string()).optional(),
   token_endpoint_auth_methods_supported: z.array(z.string()).optional(),
@@ -30,8 +34,8 @@ export const authorizationServerMetadataSchema = metadataSchema;
 
 const discoverySchema = z.object({
   /** The RFC 8707 resource tokens are requested for, and that bounds where tokens are sent. */
-  resource: z.string(),
-  resourceMetadataUrl: z.string().optional(),
+  resource: webUrl,
+  resourceMetadataUrl: webUrl.optional(),
   scopesSupported: z.array(z.string()).optional(),
   authorizationServer: metadataSchema,
   /** 2025-03-26 path: no protected resource metadata. */
@@ -69,12 +73,21 @@ type RecordOf<K extends Kind> = z.infer<(typeof schemas)[K]>;
 export class TokenStore {
   /** Keys already warned about: a corrupt record read again (polling under the lock) warns once. */
   readonly #warned = new Set<string>();
+  readonly #schemas: { [K in Kind]: z.ZodType<RecordOf<K>> };
 
+  /**
+   * With `mcpUrl`, a discovery record must also describe that server (its resource covers the MCP URL,
+   * as discovery requires): one that does not is as unreadable as a corrupt one.
+   */
   constructor(
     private readonly storage: TokenStorage,
     private readonly serverKey: string,
     private readonly logger: OAuthLogger,
-  ) {}
+    mcpUrl?: URL,
+  ) {
+    const discovery = mcpUrl ? discoverySchema.refine((record) => resourceCovers(record.resource, mcpUrl), "the resource does not cover the MCP URL") : discoverySchema;
+    this.#schemas = { ...schemas, discovery };
+  }
 
   key(kind: Kind, issuer?: string): string {
     return kind === "discovery" ? `${prefix}${this.serverKey}:discovery` : `${prefix}${this.serverKey}:${issuer}:${kind}`;
@@ -124,7 +137,7 @@ export class TokenStore {
     }
     if (raw === undefined || raw === null) return undefined;
     const value = typeof raw === "string" ? safeJson(raw) : raw;
-    const parsed = schemas[kind].safeParse(value);
+    const parsed = this.#schemas[kind].safeParse(value);
     if (!parsed.success) {
       // A corrupt record must not wedge the client: treat it as absent and let the flow rebuild it.
       const key = this.key(kind, issuer);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createBackChannelFetch } from "../src/back-channel.js";
 import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "../src/discover-authorization-server.js";
-import { assertResourceCovers, discoverResource, pathWithin } from "../src/discover-resource.js";
+import { assertResourceCovers, discoverResource } from "../src/discover-resource.js";
+import { pathWithin } from "../src/resource-covers.js";
 import { isOAuthError, type OAuthEvent } from "../src/index.js";
 import { harness, rpc } from "./support/harness.js";
 import { cleanupAfterEach } from "./support/local-server.js";
