@@ -54,6 +54,11 @@ export type OAuthErrorCode =
    * seen in time, else by aborting it). Stored tokens are kept. Transient.
    */
   | "lock_lost"
+  /**
+   * A redirect would have carried the bearer token out of its scope: undici's redirect interceptor
+   * composed inside `oauth.interceptor()` was about to follow one. Compose it outside instead.
+   */
+  | "redirect_refused"
   /** The operation was aborted through an `AbortSignal`. */
   | "aborted";
 

@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { OAuthError } from "./errors.js";
 import { RequestRecovery } from "./recover-request.js";
 import type { Session } from "./session.js";
 
@@ -22,7 +23,7 @@ export function createInterceptor(session: Session, maxStepUps: number): Dispatc
       const recovery = new RequestRecovery(session, maxStepUps, url.origin, signal instanceof AbortSignal ? signal : undefined);
       recovery.firstToken(!replayable).then(
         (token) => {
-          const recovering = new RecoveringHandler(options, dispatch, handler, recovery, replayable);
+          const recovering = new RecoveringHandler(options, dispatch, handler, recovery, replayable, token !== undefined);
           dispatch(token ? withToken(options, token) : options, recovering);
         },
         (error: Error) => handler.onResponseError?.(null as unknown as Controller, error),
@@ -40,9 +41,27 @@ class RecoveringHandler implements Handler {
     private readonly handler: Handler,
     private readonly recovery: RequestRecovery,
     private readonly replayable: boolean,
+    private tokenAttached: boolean,
   ) {}
 
+  /**
+   * A redirect interceptor composed outside this one (`compose(oauth.interceptor(), interceptors.redirect())`)
+   * dispatches every hop through it, so each hop gets the token only if it is in scope. One composed
+   * inside it would follow redirects with the token attached wherever they lead on the same origin (it
+   * strips Authorization only across origins), and says so by the `history` of the hop it starts: such
+   * a hop is refused before it is sent.
+   */
   onRequestStart(controller: Controller, context: unknown): void {
+    const history = (context as { history?: unknown[] } | undefined)?.history;
+    if (this.tokenAttached && history !== undefined && history.length > 0) {
+      controller.abort(
+        new OAuthError(
+          "redirect_refused",
+          "a redirect interceptor composed inside oauth.interceptor() would follow a redirect with the bearer token attached; compose it outside instead: agent.compose(oauth.interceptor(), interceptors.redirect(...))",
+        ),
+      );
+      return;
+    }
     this.handler.onRequestStart?.(controller, context);
   }
 
@@ -74,6 +93,7 @@ class RecoveringHandler implements Handler {
       (token) => {
         if (controller.aborted) return;
         try {
+          this.tokenAttached = true;
           this.dispatch(withToken(this.options, token), this);
         } catch (error) {
           this.handler.onResponseError?.(controller, error as Error);

@@ -2,7 +2,7 @@ import { resolveOptions, type OAuthOptions, type ResolvedOptions } from "./optio
 import type { Dispatcher } from "undici";
 import { createInterceptor } from "./intercept-dispatcher.js";
 import { RequestRecovery } from "./recover-request.js";
-import { toReplayable, withBearer } from "./replayable-request.js";
+import { toReplayable, withBearer, type ReplayableRequest } from "./replayable-request.js";
 import { Session } from "./session.js";
 import type { TokenRecord } from "./token-store.js";
 
@@ -44,12 +44,34 @@ export class OAuth {
     let token = recovery.cachedToken() ?? (await recovery.firstToken());
     // RequestRecovery bounds the retries: each pass returns, throws, or spends one recovery.
     for (;;) {
-      const response = await this.#o.fetch(request.url, withBearer(request.init, token));
+      const response = await this.#send(request, token);
       if (!recovery.handles(response.status, response.headers)) return response;
       await discard(response);
       token = await recovery.recover(response.status, response.headers);
     }
   };
+
+  /**
+   * Sends the request with the token. When the caller lets fetch follow redirects (the default), they
+   * are followed here instead, so that the token goes along only while a redirect stays within its scope
+   * (the resource's origin and path): the first hop out of it is sent without the Authorization header,
+   * and fetch follows the rest. Fetch alone would keep the header on any redirect within the origin.
+   */
+  async #send(request: ReplayableRequest, token: string | undefined): Promise<Response> {
+    if (token === undefined || (request.init.redirect ?? "follow") !== "follow") return this.#o.fetch(request.url, withBearer(request.init, token));
+    let { url, init } = request;
+    for (let hop = 0; hop < maxRedirects; hop += 1) {
+      const response = await this.#o.fetch(url, withBearer(init, token, "manual"));
+      const location = redirectStatuses.has(response.status) ? response.headers.get("location") : null;
+      if (location === null) return response;
+      await discard(response);
+      const next = new URL(location, url);
+      init = redirectedInit(init, response.status);
+      if (!this.#session.covers(next)) return this.#o.fetch(next, withoutAuthorization(init));
+      url = next;
+    }
+    throw new TypeError(`fetch failed: more than ${maxRedirects} redirects from ${request.url.href}`);
+  }
 
   /**
    * A valid access token for the MCP server, running the pipeline if needed (discovery from the
@@ -77,6 +99,26 @@ export class OAuth {
   storageKey(kind: "discovery" | "client" | "tokens", issuer?: string): string {
     return this.#session.store.key(kind, issuer);
   }
+}
+
+/** Fetch's own limit (WHATWG fetch, "HTTP-redirect fetch" step 6). */
+const maxRedirects = 20;
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+
+/** What fetch sends after a redirect: 303 (and 301/302 after a POST) become a GET without a body. */
+function redirectedInit(init: RequestInit, status: number): RequestInit {
+  const method = (init.method ?? "GET").toUpperCase();
+  if (!(status === 303 && method !== "HEAD") && !((status === 301 || status === 302) && method === "POST")) return init;
+  const headers = new Headers(init.headers);
+  for (const name of ["content-type", "content-length", "content-encoding", "content-language", "content-location"]) headers.delete(name);
+  const { body: _body, ...rest } = init;
+  return { ...rest, method: "GET", headers };
+}
+
+function withoutAuthorization(init: RequestInit): RequestInit {
+  const headers = new Headers(init.headers);
+  headers.delete("authorization");
+  return { ...init, headers };
 }
 
 /** Frees the connection of a response whose body nobody will read. */

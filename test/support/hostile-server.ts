@@ -19,6 +19,8 @@ export interface HostileServer {
   mcpUrl: string;
   /** Every string the server handed out or received as a secret: tokens, codes, verifiers, secrets. */
   secrets: Set<string>;
+  /** Every request, in order. */
+  seen: Seen[];
   /** Requests by path. */
   count(path: string): number;
   close(): Promise<void>;
@@ -34,21 +36,42 @@ export const SECRET = {
 
 export const good = { access_token: `${SECRET.access}-good`, refresh_token: `${SECRET.refresh}-good`, token_type: "Bearer", expires_in: 1 };
 
-/** `token` answers the first token request, `later` every one after it (the refresh, and a login after it). */
-export async function hostileServer(answers: { register?: Answer; token?: Answer; later?: Answer }): Promise<HostileServer> {
+/** A request the server saw: its method, path, Authorization header and body. */
+export interface Seen {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  body: string;
+}
+
+export interface HostileAnswers {
+  register?: Answer;
+  /** Answers the first token request. */
+  token?: Answer;
+  /** Answers every token request after the first (the refresh, and a login after it). */
+  later?: Answer;
+  /** Other paths (the MCP server's own, say), answered before the built-in routes; a redirect is `{ status, location }`. */
+  routes?: Record<string, Answer & { location?: string }>;
+}
+
+export async function hostileServer(answers: HostileAnswers): Promise<HostileServer> {
   const secrets = new Set<string>(Object.values(SECRET));
   let origin = "";
   let tokenRequests = 0;
-  const seen: string[] = [];
+  const seen: Seen[] = [];
   const server = createServer((request, response) => {
     void (async () => {
       const url = new URL(request.url ?? "/", origin);
-      seen.push(url.pathname);
-      const send = (answer: Answer) => {
+      const body = await bodyOf(request);
+      seen.push({ method: request.method ?? "GET", path: url.pathname, authorization: request.headers.authorization, body });
+      const send = (answer: Answer & { location?: string }) => {
         const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
-        response.writeHead(answer.status ?? 200, { "content-type": answer.type ?? "application/json", "cache-control": "no-store" }).end(text);
+        const location = answer.location === undefined ? {} : { location: answer.location };
+        response.writeHead(answer.status ?? 200, { "content-type": answer.type ?? "application/json", "cache-control": "no-store", ...location }).end(text);
       };
-      const form = await formOf(request);
+      const form = (request.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded") ? new URLSearchParams(body) : new URLSearchParams();
+      const route = answers.routes?.[url.pathname];
+      if (route) return send(route);
       for (const name of ["code", "code_verifier", "refresh_token", "client_secret"]) {
         const value = form.get(name);
         if (value) secrets.add(value);
@@ -95,7 +118,8 @@ export async function hostileServer(answers: { register?: Answer; token?: Answer
     origin,
     mcpUrl: `${origin}/mcp`,
     secrets,
-    count: (path) => seen.filter((p) => p === path).length,
+    seen,
+    count: (path) => seen.filter((r) => r.path === path).length,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -104,9 +128,9 @@ export async function hostileServer(answers: { register?: Answer; token?: Answer
   };
 }
 
-async function formOf(request: IncomingMessage): Promise<URLSearchParams> {
+async function bodyOf(request: IncomingMessage): Promise<string> {
   let text = "";
   for await (const chunk of request) text += String(chunk);
-  return (request.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded") ? new URLSearchParams(text) : new URLSearchParams();
+  return text;
 }
 
