@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["examples/**", "bench/**", "test/**"],
+    files: ["examples/**", "bench/**", "test/**", ".ci/**"],
     rules: { "no-console": "off" },
   },
 );
