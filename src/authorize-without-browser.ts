@@ -4,6 +4,7 @@ import { OAuthError } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
 import { requestIdentityAssertion } from "./request-identity-assertion.js";
 import { requestClientCredentials, requestWithJwtBearer, type TokenClient } from "./request-tokens.js";
+import { backoffPolicy } from "./retry-after.js";
 import type { DiscoveryRecord } from "./token-store.js";
 
 /**
@@ -12,7 +13,7 @@ import type { DiscoveryRecord } from "./token-store.js";
  * enterprise's identity provider. Both request the RFC 8707 `resource` of the MCP server.
  */
 export async function authorizeWithoutBrowser(
-  options: Pick<ResolvedOptions, "grant" | "identityProvider">,
+  options: Pick<ResolvedOptions, "grant" | "identityProvider" | "maxRetries" | "maxRetryAfterMs" | "requestTimeoutMs" | "now" | "signal" | "onEvent">,
   discovery: DiscoveryRecord,
   client: TokenClient,
   scope: string | undefined,
@@ -20,8 +21,9 @@ export async function authorizeWithoutBrowser(
 ): Promise<TokenEndpointResponse> {
   const as = discovery.authorizationServer;
   if (!as.token_endpoint) throw new OAuthError("discovery_failed", `authorization server ${as.issuer} has no token_endpoint`);
-  if (options.grant === "client_credentials") return requestClientCredentials(as, client, scope, discovery.resource, fetch);
+  const backoff = backoffPolicy(options);
+  if (options.grant === "client_credentials") return requestClientCredentials(as, client, scope, discovery.resource, fetch, backoff);
   if (!options.identityProvider) throw new OAuthError("invalid_options", "grant \"enterprise_managed\" needs `identityProvider`");
   const assertion = await requestIdentityAssertion(options.identityProvider, as.issuer, discovery.resource, scope, fetch);
-  return requestWithJwtBearer(as, client, assertion, scope, discovery.resource, fetch);
+  return requestWithJwtBearer(as, client, assertion, scope, discovery.resource, fetch, backoff);
 }

@@ -8,6 +8,7 @@ import { toOAuthError } from "./map-error.js";
 import { asAuthorizationServer, asClient } from "./oauth4webapi-options.js";
 import { assertBrowsableUrl } from "./open-browser.js";
 import { exchangeCode } from "./request-tokens.js";
+import type { BackoffPolicy } from "./retry-after.js";
 import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
 import type { SigningKey } from "./client-authentication.js";
 
@@ -23,6 +24,8 @@ export interface AuthorizationInput {
   timeoutMs: number;
   signal: AbortSignal | undefined;
   fetch: FetchLike;
+  /** How a 429 or 503 from the token endpoint is retried during the code exchange. */
+  backoff: BackoffPolicy;
   onEvent: (event: OAuthEvent) => void;
   /** The private key of a pre-registered `private_key_jwt` client. */
   signingKey: SigningKey | undefined;
@@ -51,7 +54,7 @@ export async function authorizeInBrowser(input: AuthorizationInput): Promise<Aut
     handle: async (callbackUrl) => {
       const parameters = checkCallback(callbackUrl.searchParams, input.as, client!, state);
       input.onEvent({ type: "callback_received" });
-      return exchangeCode(input.as, { record: client!, signingKey: input.signingKey }, parameters, listener.redirectUri, verifier, input.resource, input.fetch);
+      return exchangeCode(input.as, { record: client!, signingKey: input.signingKey }, parameters, listener.redirectUri, verifier, input.resource, input.fetch, input.backoff);
     },
   });
   try {

@@ -1,4 +1,5 @@
 import { assertSecureEndpoint, type FetchLike } from "./back-channel.js";
+import type { CredentialBinding } from "./bind-credentials.js";
 import { checkRegistration } from "./check-registration.js";
 import type { ResolvedOptions } from "./options.js";
 import { configuredClient, isUsableRegistration, registerClient, type ClientSource } from "./register-client.js";
@@ -15,6 +16,7 @@ export class ClientChooser {
     private readonly o: ResolvedOptions,
     private readonly store: TokenStore,
     private readonly backChannel: FetchLike,
+    private readonly binding: CredentialBinding,
   ) {}
 
   /** True when the client in use was registered (dynamically, now or by an earlier process): the server may forget it. */
@@ -38,7 +40,11 @@ export class ClientChooser {
   async prepare(discovery: DiscoveryRecord, redirectUri: string, stored: ClientRecord | undefined, scope: string | undefined): Promise<ClientRecord> {
     const as = discovery.authorizationServer;
     const configured = configuredClient(this.o, as, redirectUri);
-    if (configured) return this.use(as.issuer, configured.record, configured.source);
+    if (configured) {
+      // Before the browser opens: the user must not log in to a server the credentials do not belong with.
+      await this.binding.check(as.issuer);
+      return this.use(as.issuer, configured.record, configured.source);
+    }
     const known = this.registered ? this.#client : undefined;
     if (known && known.issuer === as.issuer && isUsableRegistration(known.record, redirectUri, this.o.now(), scope)) return known.record;
     if (stored && isUsableRegistration(stored, redirectUri, this.o.now(), scope)) {
@@ -64,7 +70,10 @@ export class ClientChooser {
   async known(as: AuthorizationServerMetadata): Promise<{ record: ClientRecord } | undefined> {
     if (this.#client?.issuer === as.issuer) return this.#client;
     const configured = configuredClient(this.o, as, "");
-    if (configured) return configured;
+    if (configured) {
+      await this.binding.check(as.issuer);
+      return configured;
+    }
     const stored = await this.store.getClient(as.issuer);
     return stored && { record: stored };
   }

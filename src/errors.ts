@@ -12,6 +12,11 @@ export type OAuthErrorCode =
   | "resource_mismatch"
   /** Authorization server metadata `issuer` differs from the URL it was discovered from. */
   | "issuer_mismatch"
+  /**
+   * The MCP server names authorization servers other than the one the client's credentials belong to
+   * (`authorizationServer`, or the issuer they first worked with): nothing was sent there.
+   */
+  | "authorization_server_mismatch"
   /** The authorization server does not advertise PKCE with S256. */
   | "pkce_unsupported"
   /** An endpoint is not `https:` and not on a loopback host. */

@@ -1,3 +1,5 @@
+import type { LogoutResult } from "./revoke-tokens.js";
+
 /** The grant that produced a set of tokens (`jwt_bearer`: enterprise-managed authorization). */
 export type TokenGrant = "authorization_code" | "refresh_token" | "client_credentials" | "jwt_bearer";
 
@@ -31,4 +33,14 @@ export type OAuthEvent =
   /** New tokens were obtained and written to the store. */
   | { type: "tokens_stored"; grant: TokenGrant; expiresAt: number | undefined; scope: string | undefined; refreshable: boolean }
   /** The server asked for more scope; a new authorization starts. */
-  | { type: "step_up"; scope: string };
+  | { type: "step_up"; scope: string }
+  /**
+   * The token or registration endpoint answered 429 or 503: the request is sent again after `delayMs`
+   * (its `Retry-After`, else a short backoff). `retry` counts from 1 up to `maxRetries`.
+   */
+  | { type: "retry_scheduled"; endpoint: "token" | "registration"; status: number; delayMs: number; retry: number }
+  /**
+   * `oauth.logout()` revoked what it could and deleted the tokens: what became of each token, as it
+   * resolves (a failure's `reason` names no token or secret).
+   */
+  | ({ type: "logged_out" } & LogoutResult);

@@ -38,7 +38,7 @@ function mapError(error: unknown, code: OAuthErrorCode, step: string): OAuthErro
     return new OAuthError(code, `${step}: server answered ${error.status} ${error.error}${description}`, {
       status: error.status,
       oauthError: error.error,
-      transient: error.status >= 500 || error.error === "temporarily_unavailable" || error.error === "server_error",
+      transient: isTransientStatus(error.status) || error.error === "temporarily_unavailable" || error.error === "server_error",
       cause: scrubbed(error),
     });
   }
@@ -53,7 +53,7 @@ function mapError(error: unknown, code: OAuthErrorCode, step: string): OAuthErro
 
   if (error instanceof OperationProcessingError) {
     const status = error.cause instanceof Response ? error.cause.status : undefined;
-    const transient = status !== undefined && status >= 500;
+    const transient = status !== undefined && isTransientStatus(status);
     const statusText = status === undefined ? "" : ` (HTTP ${status})`;
     return new OAuthError(code, `${step}: ${error.message}${statusText}`, {
       ...(status === undefined ? {} : { status }),
@@ -69,7 +69,7 @@ function mapError(error: unknown, code: OAuthErrorCode, step: string): OAuthErro
     return new OAuthError(code, `${step}: server answered ${error.status}${oauthError ? ` ${oauthError}` : ""}${description ? `: ${description}` : ""}`, {
       status: error.status,
       ...(oauthError ? { oauthError } : {}),
-      transient: error.status >= 500,
+      transient: isTransientStatus(error.status),
       cause: scrubbed(error),
     });
   }
@@ -93,6 +93,15 @@ function mapError(error: unknown, code: OAuthErrorCode, step: string): OAuthErro
 
   const message = error instanceof Error ? error.message : String(error);
   return new OAuthError(code, `${step}: ${message}`, { cause: error });
+}
+
+/**
+ * A 5xx, or a 429 (RFC 6585: "too many requests", the request was not acted on): trying again later may
+ * work, so stored credentials are kept. A 429 or 503 reaching here was already retried as far as
+ * `maxRetries` and `maxRetryAfterMs` allow (see retry-after.ts).
+ */
+function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 429;
 }
 
 function scrubbed(error: Error & { code?: string }): Error {

@@ -3,6 +3,7 @@ import type { Dispatcher } from "undici";
 import { createInterceptor } from "./intercept-dispatcher.js";
 import { RequestRecovery } from "./recover-request.js";
 import { toReplayable, withBearer, type ReplayableRequest } from "./replayable-request.js";
+import type { LogoutResult } from "./revoke-tokens.js";
 import { Session } from "./session.js";
 import type { TokenRecord } from "./token-store.js";
 
@@ -90,13 +91,42 @@ export class OAuth {
     return createInterceptor(this.#session, this.#o.maxStepUpAttempts);
   }
 
-  /** Forgets the tokens stored for this MCP server (the registration and discovery results stay). */
+  /**
+   * Logs out of the MCP server's authorization server: revokes the stored tokens there (RFC 7009), then
+   * deletes them here, so that the next request logs in again.
+   *
+   * Under the token lock (the one a refresh or login takes, across processes), the tokens stored for the
+   * current authorization server are read; the refresh token is revoked first, then the access token, at
+   * the server's `revocation_endpoint`, each with its `token_type_hint`, the client authenticating as it
+   * does at the token endpoint, through the same back channel (`requestTimeoutMs`, `maxResponseBytes`,
+   * no redirects). Then the tokens are deleted from the store and forgotten in memory, whatever the server
+   * answered. Only the tokens: the client registration, the discovery record and everything else stored
+   * stay, so the next login registers no new client. `onEvent` gets `logged_out` with the same result.
+   *
+   * A failed revocation (network error, timeout, any non-200 answer) does not throw: it is reported as
+   * `failed`, with a `reason` that names no token or secret, and the tokens are deleted all the same (they
+   * may stay valid at the server until they expire). A server without a `revocation_endpoint` gives
+   * `no_endpoint`, and nothing stored gives `not_held` with no request sent. It throws `OAuthError` only
+   * when the store or the lock fails: `storage_failed`, `decryption_failed`, `lock_timeout` (all but
+   * `decryption_failed` transient), or `aborted`; the tokens may then still be stored, and logging out
+   * again is safe (RFC 7009 servers answer 200 for a token already revoked).
+   *
+   * {@link clearTokens} only forgets the tokens here, sending nothing.
+   */
+  async logout(): Promise<LogoutResult> {
+    return this.#session.logout();
+  }
+
+  /**
+   * Forgets the tokens stored for this MCP server (the registration and discovery results stay), without
+   * telling the authorization server: they stay valid there until they expire. {@link logout} revokes them first.
+   */
   async clearTokens(): Promise<void> {
     await this.#session.clear();
   }
 
   /** The storage key of a record, for inspection and migration (see README "Storage keys"). */
-  storageKey(kind: "discovery" | "client" | "tokens", issuer?: string): string {
+  storageKey(kind: "discovery" | "client" | "tokens" | "binding", issuer?: string): string {
     return this.#session.store.key(kind, issuer);
   }
 }

@@ -84,6 +84,16 @@ export interface OAuthOptions {
    * registration used, else one the OS picks. Set it when the redirect URI is pre-registered.
    */
   callbackPort?: number;
+  /**
+   * The issuer identifier of the authorization server the client belongs with, exactly as its metadata
+   * states it (e.g. `https://auth.example.com`). It picks that server from the protected resource
+   * metadata's `authorization_servers` (without it the first one listed is used, MCP authorization
+   * §2.3.3), and it pins pre-registered credentials (`clientSecret`, `privateKey`) to it: when the MCP
+   * server names only other authorization servers, the login stops with `authorization_server_mismatch`
+   * before anything is sent there. Without it, the issuer the credentials first obtained tokens from is
+   * recorded in the store, and another one is refused the same way.
+   */
+  authorizationServer?: string;
   /** A pre-registered client id: registration is skipped. */
   clientId?: string;
   /** The pre-registered client's secret, for `client_secret_basic` or `client_secret_post`. */
@@ -125,6 +135,17 @@ export interface OAuthOptions {
   maxResponseBytes?: number;
   /** Re-authorizations allowed per request when the server answers 403 `insufficient_scope`. Default 2. */
   maxStepUpAttempts?: number;
+  /**
+   * Retries of a token or registration request the server answered 429 or 503, each after its
+   * `Retry-After` (else 250 ms, 500 ms, 1 s, at most 2 s). No other answer is retried, nor a network
+   * error. Waits and retries stay within `requestTimeoutMs` of the first attempt. Default 2.
+   */
+  maxRetries?: number;
+  /**
+   * Longest `Retry-After` waited for. A server asking for longer is not waited for: the request fails at
+   * once with a transient error (status 429 or 503), and a refresh keeps the stored tokens. Default 10000.
+   */
+  maxRetryAfterMs?: number;
   /** Clock in milliseconds since the epoch, for token expiry. Default `Date.now`. */
   now?: () => number;
 }
@@ -142,6 +163,7 @@ export interface ResolvedOptions {
   storageTimeoutMs: number;
   additionalClientMetadata: Record<string, unknown>;
   callbackPort: number | undefined;
+  authorizationServer: string | undefined;
   clientId: string | undefined;
   clientSecret: string | undefined;
   signingKey: SigningKey | undefined;
@@ -157,6 +179,8 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   maxResponseBytes: number;
   maxStepUpAttempts: number;
+  maxRetries: number;
+  maxRetryAfterMs: number;
   now: () => number;
 }
 
@@ -197,6 +221,7 @@ const schema = z
     storageTimeoutMs: z.number().int().positive().optional(),
     additionalClientMetadata: z.record(z.string(), z.unknown()).optional(),
     callbackPort: z.number().int().min(0).max(65535).optional(),
+    authorizationServer: z.string().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), "expected an http(s) issuer identifier").optional(),
     clientId: z.string().min(1).optional(),
     clientSecret: z.string().min(1).optional(),
     privateKey: z.union([z.string().min(1), z.custom<CryptoKey>((value) => value instanceof CryptoKey, "expected a PEM string or a CryptoKey")]).optional(),
@@ -223,6 +248,8 @@ const schema = z
     requestTimeoutMs: z.number().int().positive().optional(),
     maxResponseBytes: z.number().int().positive().optional(),
     maxStepUpAttempts: z.number().int().min(0).max(10).optional(),
+    maxRetries: z.number().int().min(0).max(10).optional(),
+    maxRetryAfterMs: z.number().int().min(0).optional(),
     now: fn.optional(),
   })
   .strict()
@@ -267,6 +294,7 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     storageTimeoutMs,
     additionalClientMetadata: options.additionalClientMetadata ?? {},
     callbackPort: options.callbackPort,
+    authorizationServer: options.authorizationServer,
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     signingKey,
@@ -282,6 +310,8 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     requestTimeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? defaultBackChannelLimits.maxResponseBytes,
     maxStepUpAttempts: options.maxStepUpAttempts ?? 2,
+    maxRetries: options.maxRetries ?? 2,
+    maxRetryAfterMs: options.maxRetryAfterMs ?? 10_000,
     now: options.now ?? Date.now,
   };
 }

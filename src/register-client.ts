@@ -2,7 +2,8 @@ import { dynamicClientRegistrationRequest, processDynamicClientRegistrationRespo
 import { OAuthError } from "./errors.js";
 import { toOAuthError } from "./map-error.js";
 import { asAuthorizationServer, httpOptions } from "./oauth4webapi-options.js";
-import type { FetchLike } from "./back-channel.js";
+import { withSignal, type FetchLike } from "./back-channel.js";
+import { backoffPolicy, withBackoff } from "./retry-after.js";
 import type { ResolvedOptions } from "./options.js";
 import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
 
@@ -54,12 +55,16 @@ export function isUsableRegistration(client: ClientRecord, redirectUri: string, 
 /**
  * RFC 7591 dynamic registration as a native public client (SEP-837 `application_type`). `scope` is the
  * scope the authorization will ask for, registered with it (as the MCP SDK does): servers that limit a
- * client to its registered scope would otherwise refuse the request.
+ * client to its registered scope would otherwise refuse the request. A 429 or 503 is retried as the
+ * options allow (`maxRetries`, `maxRetryAfterMs`), then fails with `registration_failed`, transient.
  */
 export async function registerClient(
   as: AuthorizationServerMetadata,
   redirectUri: string,
-  options: Pick<ResolvedOptions, "clientName" | "scopes" | "additionalClientMetadata">,
+  options: Pick<
+    ResolvedOptions,
+    "clientName" | "scopes" | "additionalClientMetadata" | "maxRetries" | "maxRetryAfterMs" | "requestTimeoutMs" | "now" | "signal" | "onEvent"
+  >,
   fetch: FetchLike,
   scope: string | undefined = options.scopes.length > 0 ? options.scopes.join(" ") : undefined,
 ): Promise<ClientRecord> {
@@ -79,9 +84,16 @@ export async function registerClient(
     ...(scope ? { scope } : {}),
     ...options.additionalClientMetadata,
   };
+  const endpoint = as.registration_endpoint;
+  let gaveUp: string | undefined;
   try {
-    const response = await dynamicClientRegistrationRequest(asAuthorizationServer(as), metadata, httpOptions(as.registration_endpoint, fetch));
-    const registered = await processDynamicClientRegistrationResponse(await withSecretExpiry(response));
+    const sent = await withBackoff(
+      (deadline) => dynamicClientRegistrationRequest(asAuthorizationServer(as), metadata, httpOptions(endpoint, withSignal(fetch, deadline))),
+      backoffPolicy(options),
+      "registration",
+    );
+    gaveUp = sent.gaveUp;
+    const registered = await processDynamicClientRegistrationResponse(await withSecretExpiry(sent.response));
     return {
       ...registered,
       redirect_uris: Array.isArray(registered.redirect_uris) ? (registered.redirect_uris as string[]) : [redirectUri],
@@ -93,7 +105,7 @@ export async function registerClient(
             : "none",
     } as ClientRecord;
   } catch (error) {
-    throw toOAuthError(error, "registration_failed", `dynamic client registration at ${as.registration_endpoint}`);
+    throw toOAuthError(error, "registration_failed", `dynamic client registration at ${endpoint}${gaveUp ? ` (${gaveUp})` : ""}`);
   }
 }
 
@@ -121,10 +133,16 @@ function dynamicMethod(as: AuthorizationServerMetadata): string {
   return secretMethod(as, true);
 }
 
+/**
+ * A client with a secret uses `client_secret_post` when the server lists it, else `client_secret_basic`
+ * (also what an absent list means, RFC 8414 §2). Post first, although RFC 6749 §2.3.1 prefers Basic,
+ * because it is the one method every MCP server family reads at every endpoint: the MCP TypeScript
+ * SDK's `mcpAuthRouter` reads secrets from the body only, and the MCP Python SDK (FastMCP's servers)
+ * accepts Basic at its token endpoint but requires `client_secret` in the body at `/revoke`
+ * (modelcontextprotocol/python-sdk#3508), so a Basic client could never log out there.
+ */
 function secretMethod(as: AuthorizationServerMetadata, hasSecret: boolean): string {
   if (!hasSecret) return "none";
   const supported = as.token_endpoint_auth_methods_supported;
-  // RFC 8414 §2: an absent list means client_secret_basic.
-  if (!supported || supported.includes("client_secret_basic")) return "client_secret_basic";
-  return supported.includes("client_secret_post") ? "client_secret_post" : "client_secret_basic";
+  return supported?.includes("client_secret_post") ? "client_secret_post" : "client_secret_basic";
 }

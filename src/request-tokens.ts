@@ -12,11 +12,12 @@ import {
   type ClientAuth,
   type TokenEndpointResponse,
 } from "oauth4webapi";
-import type { FetchLike } from "./back-channel.js";
+import { withSignal, type FetchLike } from "./back-channel.js";
 import { clientAuthentication, type SigningKey } from "./client-authentication.js";
 import { OAuthError, type OAuthErrorCode } from "./errors.js";
 import { toOAuthError } from "./map-error.js";
 import { asAuthorizationServer, asClient, httpOptions } from "./oauth4webapi-options.js";
+import { withBackoff, type BackoffPolicy } from "./retry-after.js";
 import type { AuthorizationServerMetadata, ClientRecord, TokenRecord } from "./token-store.js";
 
 /** RFC 6749 §4.1.3 with PKCE and the RFC 8707 `resource`, at the token endpoint of the server that issued the code. */
@@ -28,8 +29,9 @@ export function exchangeCode(
   codeVerifier: string,
   resource: string,
   fetch: FetchLike,
+  backoff: BackoffPolicy,
 ): Promise<TokenEndpointResponse> {
-  return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "exchanging the authorization code", {
+  return atTokenEndpoint(as, client, fetch, backoff, "token_exchange_failed", "exchanging the authorization code", {
     send: (server, c, auth, http) => authorizationCodeGrantRequest(server, c, auth, callbackParameters, redirectUri, codeVerifier, { additionalParameters: { resource }, ...http }),
     process: processAuthorizationCodeResponse,
     sent: [callbackParameters.get("code") ?? undefined, codeVerifier],
@@ -37,8 +39,15 @@ export function exchangeCode(
 }
 
 /** The refresh_token grant, with `resource` so the new access token keeps its audience. */
-export function refreshTokens(as: AuthorizationServerMetadata, client: TokenClient, refreshToken: string, resource: string, fetch: FetchLike): Promise<TokenEndpointResponse> {
-  return atTokenEndpoint(as, client, fetch, "refresh_failed", "refreshing the access token", {
+export function refreshTokens(
+  as: AuthorizationServerMetadata,
+  client: TokenClient,
+  refreshToken: string,
+  resource: string,
+  fetch: FetchLike,
+  backoff: BackoffPolicy,
+): Promise<TokenEndpointResponse> {
+  return atTokenEndpoint(as, client, fetch, backoff, "refresh_failed", "refreshing the access token", {
     send: (server, c, auth, http) => refreshTokenGrantRequest(server, c, auth, refreshToken, { additionalParameters: { resource }, ...http }),
     process: processRefreshTokenResponse,
     sent: [refreshToken],
@@ -52,8 +61,9 @@ export function requestClientCredentials(
   scope: string | undefined,
   resource: string,
   fetch: FetchLike,
+  backoff: BackoffPolicy,
 ): Promise<TokenEndpointResponse> {
-  return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "requesting a client_credentials token", {
+  return atTokenEndpoint(as, client, fetch, backoff, "token_exchange_failed", "requesting a client_credentials token", {
     send: (server, c, auth, http) => clientCredentialsGrantRequest(server, c, auth, withScope({ resource }, scope), http),
     process: processClientCredentialsResponse,
   });
@@ -67,8 +77,9 @@ export function requestWithJwtBearer(
   scope: string | undefined,
   resource: string,
   fetch: FetchLike,
+  backoff: BackoffPolicy,
 ): Promise<TokenEndpointResponse> {
-  return atTokenEndpoint(as, client, fetch, "token_exchange_failed", "presenting the identity assertion", {
+  return atTokenEndpoint(as, client, fetch, backoff, "token_exchange_failed", "presenting the identity assertion", {
     send: (server, c, auth, http) => genericTokenEndpointRequest(server, c, auth, jwtBearerGrant, withScope({ assertion, resource }, scope), http),
     process: processGenericTokenEndpointResponse,
     sent: [assertion],
@@ -91,20 +102,38 @@ interface Grant {
 }
 
 /**
- * One token endpoint round trip through oauth4webapi, its failures mapped to `code`. Only Bearer tokens
- * come back: oauth4webapi lets `DPoP` through, and a DPoP-bound token sent as a bearer token would fail
- * at the MCP server, so it is refused here with its own code.
+ * One token endpoint round trip through oauth4webapi, its failures mapped to `code`, sent again after a
+ * 429 or 503 as `backoff` allows. Each attempt is a whole new oauth4webapi request: the form body is
+ * rebuilt and a `private_key_jwt` assertion signed anew (its `jti` is single-use). A 429 or 503 that is
+ * not retried (retries spent, `Retry-After` too long) keeps its code (`refresh_failed`...), with its
+ * `status` and `transient: true`: the code says which step failed, as for any other transient failure,
+ * so a caller that already handles a transient `refresh_failed` (and the session, which then keeps the
+ * stored tokens) needs nothing new. Only Bearer tokens come back: oauth4webapi lets `DPoP` through, and
+ * a DPoP-bound token sent as a bearer token would fail at the MCP server, so it is refused here with its own code.
  */
-async function atTokenEndpoint(as: AuthorizationServerMetadata, client: TokenClient, fetch: FetchLike, code: OAuthErrorCode, step: string, grant: Grant): Promise<TokenEndpointResponse> {
+async function atTokenEndpoint(
+  as: AuthorizationServerMetadata,
+  client: TokenClient,
+  fetch: FetchLike,
+  backoff: BackoffPolicy,
+  code: OAuthErrorCode,
+  step: string,
+  grant: Grant,
+): Promise<TokenEndpointResponse> {
   const server = asAuthorizationServer(as);
   const where = `${step} at ${as.token_endpoint}`;
   let tokens: TokenEndpointResponse;
+  let gaveUp: string | undefined;
   try {
-    const auth = clientAuthentication(client.record, client.signingKey);
-    const response = await grant.send(server, asClient(client.record), auth, httpOptions(as.token_endpoint ?? "", fetch));
-    tokens = await grant.process(server, asClient(client.record), response);
+    const sent = await withBackoff(
+      (deadline) => grant.send(server, asClient(client.record), clientAuthentication(client.record, client.signingKey), httpOptions(as.token_endpoint ?? "", withSignal(fetch, deadline))),
+      backoff,
+      "token",
+    );
+    gaveUp = sent.gaveUp;
+    tokens = await grant.process(server, asClient(client.record), sent.response);
   } catch (error) {
-    throw toOAuthError(error, code, where, [...(grant.sent ?? []), client.record.client_secret]);
+    throw toOAuthError(error, code, gaveUp ? `${where} (${gaveUp})` : where, [...(grant.sent ?? []), client.record.client_secret]);
   }
   if (tokens.token_type === "dpop") {
     throw new OAuthError("dpop_unsupported", `${where}: the server issued a DPoP-bound token (RFC 9449), which this client cannot present yet; it was not used`);

@@ -1,6 +1,7 @@
 import { underLock, type Lease, type LockSettings } from "./acquire-lock.js";
 import { createBackChannelFetch, withSignal, type FetchLike } from "./back-channel.js";
 import { authorizeInBrowser } from "./authorize.js";
+import { CredentialBinding } from "./bind-credentials.js";
 import { discover } from "./discover.js";
 import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
 import { guardStorage } from "./guard-storage.js";
@@ -12,6 +13,8 @@ import type { BearerChallenge } from "./parse-www-authenticate.js";
 import { ClientChooser } from "./choose-client.js";
 import { configuredClient } from "./register-client.js";
 import { refreshTokens, toTokenRecord } from "./request-tokens.js";
+import { revokeTokens, type LogoutResult } from "./revoke-tokens.js";
+import { backoffPolicy } from "./retry-after.js";
 import { TokenSaver } from "./save-tokens.js";
 import { selectScopes } from "./select-scopes.js";
 import { SingleFlight, type FlightKind } from "./share-flight.js";
@@ -45,6 +48,7 @@ export class Session {
   #scope: TokenScope;
   #tokens: TokenRecord | undefined;
   readonly #clients: ClientChooser;
+  readonly #binding: CredentialBinding;
   #loaded: Promise<void> | undefined;
   /** The store was read once (`#loaded` settled successfully). */
   #ready = false;
@@ -59,7 +63,8 @@ export class Session {
     this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger, options.mcpUrl);
     this.#saver = new TokenSaver(this.store);
     this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
-    this.#clients = new ClientChooser(options, this.store, this.#backChannel);
+    this.#binding = new CredentialBinding(options, this.store);
+    this.#clients = new ClientChooser(options, this.store, this.#backChannel, this.#binding);
   }
 
   /** Where the token may be sent: the resource's origin and path (the whole origin on the 2025-03-26 path). */
@@ -127,7 +132,9 @@ export class Session {
           // The last moment to find out that another process may hold the lock: nothing is spent yet.
           await lease.confirm();
           const fetch = withSignal(this.#backChannel, lease.signal);
-          const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, refreshToken, discovery.resource, fetch);
+          // A 429/503 is retried under the same lease: a wait ends if the lease is lost, and each retry confirms it first.
+          const backoff = backoffPolicy(this.#o, { signal: lease.signal, beforeRetry: () => lease.confirm() });
+          const response = await refreshTokens(discovery.authorizationServer, { record: client.record, signingKey: this.#o.signingKey }, refreshToken, discovery.resource, fetch, backoff);
           return await this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), undefined, current), "refresh_token", held);
         } catch (error) {
           if (!isOAuthError(error) || error.transient) throw error;
@@ -153,7 +160,17 @@ export class Session {
   }
 
   async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, held: Held): Promise<TokenRecord> {
+    const previous = this.#discovery;
     const discovery = await this.#discover(challenge?.resourceMetadata);
+    try {
+      return await this.#loginAt(discovery, challenge, rejected, stepUp, held);
+    } catch (error) {
+      await this.#restoreDiscovery(previous, discovery);
+      throw error;
+    }
+  }
+
+  async #loginAt(discovery: DiscoveryRecord, challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, held: Held): Promise<TokenRecord> {
     const as = discovery.authorizationServer;
     const interactive = this.#o.grant === "authorization_code";
     const scope = selectScopes({
@@ -178,6 +195,7 @@ export class Session {
         timeoutMs: this.#o.callbackTimeoutMs,
         signal: this.#o.signal,
         fetch: this.#backChannel,
+        backoff: backoffPolicy(this.#o),
         onEvent: this.#o.onEvent,
         signingKey: this.#o.signingKey,
       });
@@ -198,6 +216,7 @@ export class Session {
     const as = discovery.authorizationServer;
     const configured = configuredClient(this.#o, as, "");
     if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
+    await this.#binding.check(as.issuer);
     const record = this.#clients.use(as.issuer, configured.record, configured.source);
     const response = await authorizeWithoutBrowser(this.#o, discovery, { record, signingKey: this.#o.signingKey }, scope, this.#backChannel);
     return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer", held);
@@ -216,6 +235,34 @@ export class Session {
     await underLock(this.#lockSettings(), this.store.lockKey(), this.#o.lockTimeoutMs, async () => {
       forget();
       await this.store.delete("tokens", issuer);
+    }, async () => undefined);
+  }
+
+  /**
+   * Logs out (C43), under the token lock like `clear()`: a refresh in progress must not store the tokens
+   * again, and one waiting must not spend a revoked refresh token. Revokes the held tokens (`revokeTokens`),
+   * then deletes them from the store whatever the server answered. Only the tokens: the registration and
+   * the discovery record stay, so the next login registers no new client.
+   */
+  async logout(): Promise<LogoutResult> {
+    await this.#load().catch(() => undefined);
+    return underLock(this.#lockSettings(), this.store.lockKey(), this.#o.lockTimeoutMs, async () => {
+      const inMemory = this.#tokens;
+      // Forgotten before the round trips: a request from now on waits for the lock, then logs in.
+      this.#tokens = undefined;
+      const { issuer, stored } = await this.#storedTokens();
+      // The newest tokens this process knows: the store's, or its own whose write failed, else those in memory.
+      const held = (issuer === undefined ? stored : this.#saver.newest(issuer, stored)) ?? inMemory;
+      this.#saver.forget();
+      const as = this.#discovery?.authorizationServer;
+      const findClient = async () => {
+        const client = as && (await this.#clients.known(as));
+        return client && { record: client.record, signingKey: this.#o.signingKey };
+      };
+      const result = await revokeTokens(as, findClient, held, this.#backChannel);
+      if (issuer !== undefined) await this.store.delete("tokens", issuer);
+      this.#o.onEvent({ type: "logged_out", ...result });
+      return result;
     }, async () => undefined);
   }
 
@@ -303,15 +350,26 @@ export class Session {
   async #discover(resourceMetadataUrl: string | undefined): Promise<DiscoveryRecord> {
     const cached = this.#discovery;
     const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent, authorizationCode: this.#o.grant === "authorization_code" };
-    const discovery = await discover(this.#o.mcpUrl, this.#o.serverKey, resourceMetadataUrl, ctx, this.#o.now());
+    const discovery = await discover(this.#o.mcpUrl, this.#o.serverKey, resourceMetadataUrl, ctx, this.#o.now(), this.#o.authorizationServer);
     if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
-      // The server moved to another authorization server: nothing issued by the old one may be used.
-      this.#tokens = undefined;
+      // The server moved to another authorization server: no client registered at the old one is used
+      // there. The tokens in hand stay until new ones are stored (see #login).
       this.#clients.forget();
     }
     this.#setDiscovery(discovery);
     await this.store.setDiscovery(discovery);
     return discovery;
+  }
+
+  /**
+   * A login (a step-up, say) toward another authorization server failed: the discovery of the tokens in
+   * hand comes back, in memory and in the store, so that they go on being used, and refreshed at the
+   * server that issued them, instead of being dropped for a login that did not happen.
+   */
+  async #restoreDiscovery(previous: DiscoveryRecord | undefined, attempted: DiscoveryRecord): Promise<void> {
+    if (!previous || previous.authorizationServer.issuer === attempted.authorizationServer.issuer || this.#discovery !== attempted) return;
+    this.#setDiscovery(previous);
+    await this.store.setDiscovery(previous).catch(() => false);
   }
 
   /** `covers` runs on every request, so what it compares against is worked out once per discovery. */
@@ -325,6 +383,7 @@ export class Session {
     const issuer = discovery.authorizationServer.issuer;
     this.#tokens = record;
     await this.#saver.save(issuer, record, held.issuer === issuer ? held.inStore : undefined);
+    await this.#binding.record(issuer);
     this.#o.onEvent({ type: "tokens_stored", grant, expiresAt: record.expires_at, scope: record.scope, refreshable: record.refresh_token !== undefined });
     return record;
   }

@@ -8,6 +8,7 @@ import { resourceCovers } from "./resource-covers.js";
  *   mcp-oauth:v1:<serverKey>:discovery          what discovery found for this MCP server
  *   mcp-oauth:v1:<serverKey>:<issuer>:client    the dynamic registration at that authorization server
  *   mcp-oauth:v1:<serverKey>:<issuer>:tokens    the tokens that server issued for this MCP server
+ *   mcp-oauth:v1:<serverKey>:binding            the issuer pre-registered credentials are bound to
  *   mcp-oauth:v1:<serverKey>:lock               the token lock's key (in the lock, not in the store)
  * Credentials are keyed by issuer so a server that moves to another authorization server never
  * receives credentials issued by the old one.
@@ -18,11 +19,11 @@ const prefix = "mcp-oauth:v1:";
 const webUrl = z.string().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), "expected an absolute http(s) URL");
 
 const metadataSchema = z.looseObject({
-  issuer: webUrl,
-  authorization_endpoint: webUrl.optional(),
-  token_endpoint: webUrl.optional(),
-  registration_endpoint: webUrl.optional(),
-  revocation_endpoint: webUrl.optional(),
+  issuer: z.string(),
+  authorization_endpoint: z.string().optional(),
+  token_endpoint: z.string().optional(),
+  registration_endpoint: z.string().optional(),
+  revocation_endpoint: z.string().optional(),
   scopes_supported: z.array(z.string()).optional(),
   code_challenge_methods_supported: z.array(z.string()).optional(),
   token_endpoint_auth_methods_supported: z.array(z.string()).optional(),
@@ -37,7 +38,15 @@ const discoverySchema = z.object({
   resource: webUrl,
   resourceMetadataUrl: webUrl.optional(),
   scopesSupported: z.array(z.string()).optional(),
-  authorizationServer: metadataSchema,
+  // Fresh metadata is judged field by field with typed errors (insecure_endpoint...); a stored copy that
+  // is not even made of web URLs is corrupt, and dropped.
+  authorizationServer: metadataSchema.extend({
+    issuer: webUrl,
+    authorization_endpoint: webUrl.optional(),
+    token_endpoint: webUrl.optional(),
+    registration_endpoint: webUrl.optional(),
+    revocation_endpoint: webUrl.optional(),
+  }),
   /** 2025-03-26 path: no protected resource metadata. */
   legacy: z.boolean(),
   discoveredAt: z.number(),
@@ -66,8 +75,17 @@ const tokenSchema = z.object({
 });
 export type TokenRecord = z.infer<typeof tokenSchema>;
 
-type Kind = "discovery" | "client" | "tokens";
-const schemas = { discovery: discoverySchema, client: clientSchema, tokens: tokenSchema } as const;
+const bindingSchema = z.object({
+  /** The issuer the pre-registered credentials first obtained tokens from. */
+  issuer: webUrl,
+  /** The credentials' client id: another client id configured later is not bound by this record. */
+  clientId: z.string(),
+  boundAt: z.number(),
+});
+export type BindingRecord = z.infer<typeof bindingSchema>;
+
+type Kind = "discovery" | "client" | "tokens" | "binding";
+const schemas = { discovery: discoverySchema, client: clientSchema, tokens: tokenSchema, binding: bindingSchema } as const;
 type RecordOf<K extends Kind> = z.infer<(typeof schemas)[K]>;
 
 export class TokenStore {
@@ -90,7 +108,7 @@ export class TokenStore {
   }
 
   key(kind: Kind, issuer?: string): string {
-    return kind === "discovery" ? `${prefix}${this.serverKey}:discovery` : `${prefix}${this.serverKey}:${issuer}:${kind}`;
+    return kind === "discovery" || kind === "binding" ? `${prefix}${this.serverKey}:${kind}` : `${prefix}${this.serverKey}:${issuer}:${kind}`;
   }
 
   /** Every writer of this server's tokens holds this lock, across processes. */
@@ -103,6 +121,12 @@ export class TokenStore {
   }
   setDiscovery(record: DiscoveryRecord): Promise<boolean> {
     return this.write("discovery", undefined, record);
+  }
+  getBinding(): Promise<BindingRecord | undefined> {
+    return this.read("binding");
+  }
+  setBinding(record: BindingRecord): Promise<boolean> {
+    return this.write("binding", undefined, record);
   }
   getClient(issuer: string): Promise<ClientRecord | undefined> {
     return this.read("client", issuer);

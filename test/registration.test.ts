@@ -93,7 +93,8 @@ describe("token endpoint client authentication", () => {
   const as = (methods?: string[]) => ({ issuer: "https://as.example.com", ...(methods ? { token_endpoint_auth_methods_supported: methods } : {}) });
   const options = (secret?: string) => ({ clientId: "c", clientSecret: secret, clientMetadataUrl: undefined, additionalClientMetadata: {} });
   const cases: [string, string[] | undefined, string | undefined, string][] = [
-    ["client_secret_basic when the server lists it", ["client_secret_basic", "client_secret_post"], "s", "client_secret_basic"],
+    ["client_secret_post when the server lists it beside client_secret_basic", ["client_secret_basic", "client_secret_post"], "s", "client_secret_post"],
+    ["client_secret_basic when the server lists it without client_secret_post", ["client_secret_basic", "none"], "s", "client_secret_basic"],
     ["client_secret_post when that is all the server lists", ["client_secret_post", "none"], "s", "client_secret_post"],
     ["client_secret_basic when the server lists nothing (RFC 8414 default)", undefined, "s", "client_secret_basic"],
     ["none without a secret", ["client_secret_basic"], undefined, "none"],

@@ -30,13 +30,11 @@ async function login(server: RunningServer, extra: Partial<ConstructorParameters
 }
 
 describe.skipIf(!fastmcp.python)("our client against FastMCP's Python server", () => {
-  it("logs in on its defaults with client_secret_basic (client_id in the body too), calls a tool and refreshes", async () => {
+  it("logs in with client_secret_basic (client_id in the body too), calls a tool and refreshes", async () => {
     running = await fastmcpServer("defaults", {}).start();
-    const t = await login(running);
+    const t = await login(running, { additionalClientMetadata: { token_endpoint_auth_method: "client_secret_basic" } });
     await t.client.connect();
     expect(await t.client.callTool("add", { a: 2, b: 3 })).toMatchObject({ content: [{ type: "text", text: "5" }] });
-    const registered = t.events.find((e) => e.type === "client_ready");
-    expect(registered).toMatchObject({ type: "client_ready" });
     await new Promise((resolve) => setTimeout(resolve, running!.accessTokenTtlMs + 1000));
     expect(await t.client.callTool("add", { a: 1, b: 1 })).toMatchObject({ content: [{ type: "text", text: "2" }] });
     expect(await running.grants()).toEqual({ authorization_code: 1, refresh_token: 1 });
@@ -44,11 +42,12 @@ describe.skipIf(!fastmcp.python)("our client against FastMCP's Python server", (
     await t.close();
   });
 
-  it("logs in with client_secret_post, and with required_scopes and revocation on", async () => {
+  it("logs in on its defaults (client_secret_post, which it lists), with required_scopes and revocation on", async () => {
     running = await fastmcpServer("required_scopes, revocation", { requiredScopes: ["mcp:tools"], revocation: true }).start();
-    const t = await login(running, { additionalClientMetadata: { token_endpoint_auth_method: "client_secret_post" } });
+    const t = await login(running);
     await t.client.connect();
     expect(await t.client.callTool("add", { a: 20, b: 22 })).toMatchObject({ content: [{ type: "text", text: "42" }] });
+    expect(t.events.find((e) => e.type === "client_ready")).toMatchObject({ source: "dynamic" });
     expect(await running.grants()).toEqual({ authorization_code: 1, refresh_token: 0 });
     await t.close();
   });

@@ -12,6 +12,8 @@ export interface Answer {
   /** A string is sent as is (with `type`); anything else as JSON. */
   body: unknown;
   type?: string;
+  /** Extra response headers (`retry-after`, say). */
+  headers?: Record<string, string>;
 }
 
 export interface HostileServer {
@@ -45,11 +47,20 @@ export interface Seen {
 }
 
 export interface HostileAnswers {
-  register?: Answer;
-  /** Answers the first token request. */
-  token?: Answer;
-  /** Answers every token request after the first (the refresh, and a login after it). */
-  later?: Answer;
+  /** Answers every registration; a list answers them in turn, then the built-in registration answers. */
+  register?: Answer | Answer[];
+  /** Answers the first token request; a list answers as many first token requests, in turn. */
+  token?: Answer | Answer[];
+  /**
+   * Answers every token request after the first (the refresh, and a login after it); after a `token` list,
+   * every one after it. A list answers them in turn, then the built-in good tokens answer.
+   */
+  later?: Answer | Answer[];
+  /**
+   * Answers every POST /revoke; with it, the metadata lists `revocation_endpoint` (without it, it does not).
+   * `"hang"` never answers: the client's request timeout has to end the request.
+   */
+  revoke?: Answer | "hang";
   /** Other paths (the MCP server's own, say), answered before the built-in routes; a redirect is `{ status, location }`. */
   routes?: Record<string, Answer & { location?: string }>;
 }
@@ -58,6 +69,7 @@ export async function hostileServer(answers: HostileAnswers): Promise<HostileSer
   const secrets = new Set<string>(Object.values(SECRET));
   let origin = "";
   let tokenRequests = 0;
+  let registerRequests = 0;
   const seen: Seen[] = [];
   const server = createServer((request, response) => {
     void (async () => {
@@ -67,12 +79,12 @@ export async function hostileServer(answers: HostileAnswers): Promise<HostileSer
       const send = (answer: Answer & { location?: string }) => {
         const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
         const location = answer.location === undefined ? {} : { location: answer.location };
-        response.writeHead(answer.status ?? 200, { "content-type": answer.type ?? "application/json", "cache-control": "no-store", ...location }).end(text);
+        response.writeHead(answer.status ?? 200, { "content-type": answer.type ?? "application/json", "cache-control": "no-store", ...location, ...answer.headers }).end(text);
       };
       const form = (request.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded") ? new URLSearchParams(body) : new URLSearchParams();
       const route = answers.routes?.[url.pathname];
       if (route) return send(route);
-      for (const name of ["code", "code_verifier", "refresh_token", "client_secret"]) {
+      for (const name of ["code", "code_verifier", "refresh_token", "client_secret", "token"]) {
         const value = form.get(name);
         if (value) secrets.add(value);
       }
@@ -89,10 +101,14 @@ export async function hostileServer(answers: HostileAnswers): Promise<HostileSer
               response_types_supported: ["code"],
               code_challenge_methods_supported: ["S256"],
               token_endpoint_auth_methods_supported: ["client_secret_basic"],
+              ...(answers.revoke === undefined ? {} : { revocation_endpoint: `${origin}/revoke` }),
             },
           });
         case "/register":
-          return send(answers.register ?? { status: 201, body: { client_id: "c1", client_secret: SECRET.client, client_secret_expires_at: 0, redirect_uris: [] } });
+          registerRequests += 1;
+          return send(
+            inTurn(answers.register, registerRequests) ?? { status: 201, body: { client_id: "c1", client_secret: SECRET.client, client_secret_expires_at: 0, redirect_uris: [] } },
+          );
         case "/authorize": {
           const back = new URL(url.searchParams.get("redirect_uri") ?? "");
           back.searchParams.set("code", SECRET.code);
@@ -100,9 +116,17 @@ export async function hostileServer(answers: HostileAnswers): Promise<HostileSer
           back.searchParams.set("iss", origin);
           return void response.writeHead(302, { location: back.href }).end();
         }
-        case "/token":
+        case "/token": {
           tokenRequests += 1;
-          return send((tokenRequests > 1 ? answers.later : answers.token) ?? { body: good });
+          // A single `token` answers the first request only (as it always did); a list, that many.
+          const first = Array.isArray(answers.token) ? answers.token : [answers.token];
+          const answer = tokenRequests <= first.length ? first[tokenRequests - 1] : inTurn(answers.later, tokenRequests - first.length);
+          return send(answer ?? { body: good });
+        }
+        case "/revoke":
+          if (answers.revoke === undefined) return void response.writeHead(404).end();
+          if (answers.revoke === "hang") return;
+          return send(answers.revoke);
         case "/mcp":
           return void response
             .writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` })
@@ -126,6 +150,11 @@ export async function hostileServer(answers: HostileAnswers): Promise<HostileSer
         server.close(() => resolve());
       }),
   };
+}
+
+/** The answer to the `n`th request (from 1): a single answer answers all, a list each in turn and then none. */
+function inTurn(answer: Answer | Answer[] | undefined, n: number): Answer | undefined {
+  return Array.isArray(answer) ? answer[n - 1] : answer;
 }
 
 async function bodyOf(request: IncomingMessage): Promise<string> {
