@@ -1,3 +1,4 @@
+import { isLoopbackHostname } from "./classify-address.js";
 import { OAuthError } from "./errors.js";
 
 /** The `fetch` shape the library calls; the global `fetch` and undici's `fetch` both fit. */
@@ -22,22 +23,39 @@ export function isLoopbackHost(hostname: string): boolean {
   return loopbackHostnames.has(hostname) || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }
 
-/** OAuth 2.1 §1.5 and the MCP spec: authorization server endpoints are `https:`, with a loopback exception for development. */
-export function assertSecureEndpoint(url: string | URL, what: string): URL {
+/** What the `http:` rule of {@link assertSecureEndpoint} needs to know of the instance. */
+export interface HttpRules {
+  /** The MCP URL: a discovered `http:` URL on a loopback host is allowed only when this one is loopback too. */
+  mcpUrl: URL;
+  /** The development switch: an `http:` MCP URL on any host, and `http:` on loopback hosts whatever the MCP URL. */
+  allowInsecureHttp: boolean;
+}
+
+/**
+ * OAuth 2.1 §1.5 and the MCP spec: authorization server endpoints are `https:`, with a loopback exception
+ * for development. With `rules` (every URL the MCP server leads to), `http:` is allowed only when both
+ * this host and the MCP URL's are loopback (a remote MCP server must not send the client to a plain-text
+ * port on this machine either), or, with `allowInsecureHttp`, on a loopback host whatever the MCP URL.
+ * An `http:` URL on another host is refused even with the flag (requirement C8): the flag lets a
+ * developer reach an MCP server over plain http, not send tokens across a network in clear text to
+ * wherever that server points. Without `rules`, `http:` on any loopback host.
+ */
+export function assertSecureEndpoint(url: string | URL, what: string, rules?: HttpRules): URL {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch (cause) {
     throw new OAuthError("insecure_endpoint", `${what} is not a valid URL`, { cause });
   }
-  const secure = parsed.protocol === "https:" || (parsed.protocol === "http:" && isLoopbackHost(parsed.hostname));
-  if (!secure) {
-    throw new OAuthError(
-      "insecure_endpoint",
-      `${what} must use https: (http: is allowed only on loopback hosts), got ${parsed.protocol}//${parsed.host}`,
-    );
+  if (parsed.protocol === "https:") return parsed;
+  if (parsed.protocol === "http:") {
+    if (rules === undefined && isLoopbackHost(parsed.hostname)) return parsed;
+    if (rules && isLoopbackHostname(parsed.hostname) && (rules.allowInsecureHttp || isLoopbackHostname(rules.mcpUrl.hostname))) return parsed;
   }
-  return parsed;
+  const allowed = rules
+    ? "http: is allowed only when this host and the MCP URL's are both loopback, or on a loopback host with allowInsecureHttp"
+    : "http: is allowed only on loopback hosts";
+  throw new OAuthError("insecure_endpoint", `${what} must use https: (${allowed}), got ${parsed.protocol}//${parsed.host}`);
 }
 
 /**

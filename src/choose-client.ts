@@ -53,7 +53,7 @@ export class ClientChooser {
       if (!problem) return this.use(as.issuer, stored, "stored");
       await this.drop(as.issuer, problem, stored.client_id);
     }
-    assertSecureEndpoint(as.registration_endpoint ?? as.authorization_endpoint ?? "", "registration_endpoint");
+    assertSecureEndpoint(as.registration_endpoint ?? as.authorization_endpoint ?? "", "registration_endpoint", this.o.network);
     const registered = await registerClient(as, redirectUri, this.o, this.backChannel, scope);
     const expiresAt = registered.client_secret_expires_at ?? 0;
     await this.store.setClient(as.issuer, registered, expiresAt > 0 ? Math.max(expiresAt * 1000 - this.o.now(), 1) : undefined);

@@ -11,7 +11,7 @@ import { authorizationServerMetadataSchema, type AuthorizationServerMetadata } f
  * a root issuer tries OAuth then OIDC. The document's `issuer` must equal the issuer string exactly.
  */
 export async function discoverAuthorizationServer(issuer: string, ctx: MetadataContext): Promise<{ metadata: AuthorizationServerMetadata; url: string }> {
-  const issuerUrl = assertSecureEndpoint(issuer, "authorization server issuer");
+  const issuerUrl = assertSecureEndpoint(issuer, "authorization server issuer", ctx.rules);
   const hasPath = issuerUrl.pathname.replace(/\/+$/, "") !== "";
   const candidates = hasPath
     ? [
@@ -35,7 +35,7 @@ export async function discoverAuthorizationServer(issuer: string, ctx: MetadataC
     } catch (error) {
       throw toOAuthError(error, "discovery_failed", `authorization server metadata at ${url.href}`);
     }
-    return { metadata: checkMetadata(result.json, url, ctx.authorizationCode ?? true), url: url.href };
+    return { metadata: checkMetadata(result.json, url, ctx), url: url.href };
   }
   throw new OAuthError("discovery_failed", `no authorization server metadata found for issuer ${issuer} (tried ${candidates.map((u) => u.href).join(", ")})`);
 }
@@ -55,7 +55,7 @@ export async function discoverLegacyAuthorizationServer(mcpUrl: URL, ctx: Metada
     if (typeof issuer !== "string" || !URL.canParse(issuer) || new URL(issuer).origin !== origin.origin) {
       throw new OAuthError("issuer_mismatch", `authorization server metadata at ${url.href} names issuer ${JSON.stringify(issuer)}, not on ${origin.origin}`);
     }
-    return { metadata: checkMetadata(result.json, url, ctx.authorizationCode ?? true), url: url.href };
+    return { metadata: checkMetadata(result.json, url, ctx), url: url.href };
   }
   const metadata: AuthorizationServerMetadata = {
     issuer: origin.origin,
@@ -64,12 +64,13 @@ export async function discoverLegacyAuthorizationServer(mcpUrl: URL, ctx: Metada
     registration_endpoint: new URL("/register", origin).href,
   };
   for (const endpoint of ["authorization_endpoint", "token_endpoint"] as const) {
-    assertSecureEndpoint(metadata[endpoint] ?? "", endpoint);
+    assertSecureEndpoint(metadata[endpoint] ?? "", endpoint, ctx.rules);
   }
   return { metadata, url: undefined };
 }
 
-function checkMetadata(json: Record<string, unknown>, url: URL, authorizationCode: boolean): AuthorizationServerMetadata {
+function checkMetadata(json: Record<string, unknown>, url: URL, ctx: MetadataContext): AuthorizationServerMetadata {
+  const authorizationCode = ctx.authorizationCode ?? true;
   const parsed = authorizationServerMetadataSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -84,7 +85,7 @@ function checkMetadata(json: Record<string, unknown>, url: URL, authorizationCod
   }
   for (const endpoint of ["authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint"] as const) {
     const value = metadata[endpoint];
-    if (value !== undefined) assertSecureEndpoint(value, endpoint);
+    if (value !== undefined) assertSecureEndpoint(value, endpoint, ctx.rules);
   }
   return metadata;
 }

@@ -23,7 +23,7 @@ const prmSchema = z.looseObject({
  */
 export async function discoverResource(mcpUrl: URL, challengeUrl: string | undefined, ctx: MetadataContext): Promise<ResourceMetadata | undefined> {
   const candidates: URL[] = [];
-  if (challengeUrl) candidates.push(assertSecureEndpoint(challengeUrl, "resource_metadata URL"));
+  if (challengeUrl) candidates.push(assertSecureEndpoint(challengeUrl, "resource_metadata URL", ctx.rules));
   const pathAware = wellKnownUrl(mcpUrl, "oauth-protected-resource");
   const root = new URL("/.well-known/oauth-protected-resource", mcpUrl.origin);
   for (const url of [pathAware, root]) if (!candidates.some((seen) => seen.href === url.href)) candidates.push(url);
@@ -54,6 +54,7 @@ export async function discoverResource(mcpUrl: URL, challengeUrl: string | undef
  */
 export function assertResourceCovers(resource: string, mcpUrl: URL): void {
   if (!resourceCovers(resource, mcpUrl)) {
-    throw new OAuthError("resource_mismatch", `protected resource metadata names resource ${resource}, which does not cover ${mcpUrl.href}`);
+    // The MCP URL without its query, which may carry a secret.
+    throw new OAuthError("resource_mismatch", `protected resource metadata names resource ${resource}, which does not cover ${mcpUrl.origin}${mcpUrl.pathname}`);
   }
 }

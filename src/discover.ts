@@ -1,6 +1,7 @@
 import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "./discover-authorization-server.js";
 import { discoverResource } from "./discover-resource.js";
 import { OAuthError } from "./errors.js";
+import { resourceOf } from "./server-key.js";
 import type { MetadataContext } from "./fetch-metadata.js";
 import type { DiscoveryRecord } from "./token-store.js";
 
@@ -12,7 +13,6 @@ import type { DiscoveryRecord } from "./token-store.js";
  */
 export async function discover(
   mcpUrl: URL,
-  serverKey: string,
   challengeUrl: string | undefined,
   ctx: MetadataContext,
   now: number,
@@ -24,7 +24,7 @@ export async function discover(
     const { metadata, url } = await discoverLegacyAuthorizationServer(mcpUrl, ctx);
     if (wanted !== undefined && metadata.issuer !== wanted) throw notNamed(wanted, [metadata.issuer]);
     ctx.onEvent({ type: "authorization_server_found", issuer: metadata.issuer, metadataUrl: url });
-    return { resource: serverKey, authorizationServer: metadata, legacy: true, discoveredAt: now };
+    return { resource: resourceOf(mcpUrl), authorizationServer: metadata, legacy: true, discoveredAt: now };
   }
   ctx.onEvent({ type: "resource_metadata_found", url: prm.url, resource: prm.resource, authorizationServers: prm.authorizationServers });
   // The metadata lists at least one server (discoverResource refuses an empty list, C4).

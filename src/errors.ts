@@ -19,8 +19,18 @@ export type OAuthErrorCode =
   | "authorization_server_mismatch"
   /** The authorization server does not advertise PKCE with S256. */
   | "pkce_unsupported"
-  /** An endpoint is not `https:` and not on a loopback host. */
+  /**
+   * A URL is not `https:`: `http:` is allowed only when both its host and the MCP URL's are loopback
+   * (`localhost`, 127.0.0.0/8, `::1`), or with `allowInsecureHttp`.
+   */
   | "insecure_endpoint"
+  /**
+   * A URL the MCP server led the client to (resource metadata, authorization server metadata or one of
+   * its endpoints) is on a more private network than the MCP server itself (public < private <
+   * link-local < loopback), checked on the resolved addresses before connecting: nothing was sent. The
+   * message names the host, the address and its class. `allowPrivateNetworks` turns the rule off.
+   */
+  | "private_address"
   /** Client registration (dynamic, CIMD or pre-registered) failed or is unusable. */
   | "registration_failed"
   /** The user or the authorization server denied the authorization request. */

@@ -1,4 +1,4 @@
-import type { FetchLike } from "./back-channel.js";
+import type { FetchLike, HttpRules } from "./back-channel.js";
 import { OAuthError } from "./errors.js";
 import type { OAuthEvent } from "./events.js";
 import { toOAuthError } from "./map-error.js";
@@ -12,6 +12,11 @@ export interface MetadataContext {
    * Grants without a browser only need a token endpoint. Default true.
    */
   authorizationCode?: boolean;
+  /**
+   * The `http:` rules every discovered URL is checked against before use (the back channel checks each
+   * request again). The session always passes them; without, `http:` is allowed on any loopback host.
+   */
+  rules?: HttpRules;
 }
 
 export type MetadataResult = { found: true; response: Response; json: Record<string, unknown> } | { found: false; status: number };

@@ -3,8 +3,9 @@ import type { FetchLike } from "./back-channel.js";
 import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
 
 /**
- * Per-call options for oauth4webapi. Every endpoint was already checked by `assertSecureEndpoint`, so
- * `http:` here can only be a loopback host; oauth4webapi's switch is all-or-nothing, hence per call.
+ * Per-call options for oauth4webapi. Every endpoint was already checked by `assertSecureEndpoint` (and
+ * the back channel checks each request again), so `http:` here can only be a loopback host reached from a
+ * loopback MCP URL, or any host under `allowInsecureHttp`; oauth4webapi's switch is all-or-nothing, hence per call.
  */
 export function httpOptions(endpoint: string | URL, fetch: FetchLike) {
   return {

@@ -1,9 +1,13 @@
 import Keyv from "keyv";
 import { z } from "zod";
+import type { LookupFunction } from "node:net";
 import { defaultBackChannelLimits, type FetchLike } from "./back-channel.js";
+import { isLoopbackHostname } from "./classify-address.js";
 import { loadSigningKey, signingAlgorithms, type SigningAlgorithm, type SigningKey } from "./client-authentication.js";
 import { defaultLock } from "./default-lock.js";
 import { OAuthError } from "./errors.js";
+import { resolverSeam, systemLookup, type NetworkRules } from "./guard-network.js";
+import { serverKeyOf } from "./server-key.js";
 import type { OAuthEvent } from "./events.js";
 import type { IdentityProviderOptions } from "./request-identity-assertion.js";
 import type { TokenLock } from "./token-lock.js";
@@ -121,8 +125,42 @@ export interface OAuthOptions {
   openBrowser?: (authorizationUrl: string) => void | Promise<void>;
   /** How long to wait for the browser to come back to the callback server. Default 300000 (5 minutes). */
   callbackTimeoutMs?: number;
-  /** The fetch used for every request, to the MCP server and to the authorization server. Default: global `fetch`. */
+  /**
+   * The fetch used for every request, to the MCP server and to the authorization server. Default: the
+   * global `fetch` for requests to the MCP server, and undici's `fetch` on an agent of this instance for
+   * the metadata, registration, token and revocation requests, so that the network rules (README
+   * "Network rules") check every address right before connecting. With your own `fetch` those requests
+   * go through it instead, and the rules check the URL before it is handed over: its host, or every
+   * address the system resolver gives for the name. Your fetch resolves the name again when it connects,
+   * so DNS rebinding between the two is then your fetch's concern; and behind an HTTP proxy the rules
+   * apply to the target host as this process resolves it, not to the proxy (whose own egress policy
+   * applies to what it resolves).
+   */
   fetch?: FetchLike;
+  /**
+   * Development only: allows an `http:` MCP URL on any host, and `http:` URLs it leads to (resource and
+   * authorization server metadata, authorization, token, registration and revocation endpoints) on
+   * loopback hosts whatever the MCP URL. Tokens, codes and secrets sent to that MCP server then travel
+   * in clear text, readable and changeable by anyone on the path. A discovered `http:` URL on a host
+   * that is not loopback stays refused even with it (requirement C8). Without it, `http:` is accepted
+   * only on loopback hosts (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`): for the MCP URL, and for a
+   * discovered URL only when the MCP URL is loopback too; anything else is refused (`invalid_options`
+   * for `mcpUrl`, `insecure_endpoint` for a discovered URL). Default false.
+   */
+  allowInsecureHttp?: boolean;
+  /**
+   * Lifts the private-network rule (C10, against SSRF): by default no URL the MCP server leads the client
+   * to may be on a more private network than the MCP URL itself, in the order public < private (10/8,
+   * 172.16/12, 192.168/16, 100.64/10, fc00::/7) < link-local (169.254/16, the cloud metadata address
+   * among them, fe80::/10) < loopback (127/8, ::1, 0.0.0.0/8, ::), checked on the resolved addresses
+   * before connecting (`private_address`). So a public MCP server cannot send the client to an internal
+   * host or a metadata service, and a private one cannot send it to link-local or loopback. The origins
+   * of `identityProvider.tokenEndpoint` and `authorizationServer`, named here rather than by the MCP
+   * server, are exempt. Set this when a deployment really splits across networks (a public MCP server
+   * with an internal authorization server, say), or behind a proxy whose names this machine cannot
+   * resolve. Default false.
+   */
+  allowPrivateNetworks?: boolean;
   /** Aborts every pending authorization, refresh and request of this instance. */
   signal?: AbortSignal;
   /** Called at each pipeline step (discovery, registration, callback, token stored...). Events carry no secrets. */
@@ -173,6 +211,8 @@ export interface ResolvedOptions {
   openBrowser: ((authorizationUrl: string) => void | Promise<void>) | undefined;
   callbackTimeoutMs: number;
   fetch: FetchLike;
+  /** The network rules of the back channel (`guardNetwork`), from `mcpUrl`, `fetch`, `allowInsecureHttp` and `allowPrivateNetworks`. */
+  network: NetworkRules;
   signal: AbortSignal | undefined;
   onEvent: (event: OAuthEvent) => void;
   logger: OAuthLogger;
@@ -199,14 +239,13 @@ const httpUrl = z.union([z.string(), z.instanceof(URL)]).refine((value) => {
 /**
  * A Client ID Metadata Document URL, as the CIMD draft requires of a `client_id`: `https:`, a path, no
  * dot segments, no fragment (not even an empty `#`), no credentials. It is sent as is and compared as a
- * string by the server, so it must also be exactly its own normal form: `new URL()` would quietly resolve
- * `a/../b` or drop a trailing `#`, and the server would then fetch a document other than the one named.
+ * string by the server, so it must be exactly its own normal form: `new URL()` would quietly resolve
+ * `a/../b` (and `%2e%2e`) or drop a trailing `#`, and the server would then fetch a document other than
+ * the one named. Comparing with `href` is what refuses dot segments: every form of them is normalised away.
  */
 const cimdUrl = z.string().refine((value) => {
   const url = URL.canParse(value) ? new URL(value) : undefined;
-  const rawPath = value.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split(/[?#]/)[0] ?? "";
-  const dotSegment = rawPath.split("/").some((segment) => /^(\.|%2e){1,2}$/i.test(segment));
-  return url?.protocol === "https:" && url.pathname !== "/" && !value.includes("#") && !url.username && !url.password && !dotSegment && url.href === value;
+  return url?.protocol === "https:" && url.pathname !== "/" && !value.includes("#") && !url.username && !url.password && url.href === value;
 }, "expected an https: URL with a path, in its normal form, with no dot segments, fragment or credentials");
 
 const schema = z
@@ -242,6 +281,8 @@ const schema = z
     openBrowser: fn.optional(),
     callbackTimeoutMs: z.number().int().positive().optional(),
     fetch: fn.optional(),
+    allowInsecureHttp: z.boolean().optional(),
+    allowPrivateNetworks: z.boolean().optional(),
     signal: z.instanceof(AbortSignal).optional(),
     onEvent: fn.optional(),
     logger: z.custom<OAuthLogger>((value) => typeof (value as OAuthLogger | null)?.warn === "function", "expected an object with a warn method").optional(),
@@ -253,6 +294,10 @@ const schema = z
     now: fn.optional(),
   })
   .strict()
+  .refine((value) => value.allowInsecureHttp || !isInsecureMcpUrl(value.mcpUrl), {
+    message: "http: is allowed only on a loopback host (localhost, 127.0.0.0/8, ::1): tokens would travel in clear text. Use https:, or set allowInsecureHttp for development",
+    path: ["mcpUrl"],
+  })
   .refine((value) => !(value.clientSecret && !value.clientId), { message: "clientSecret needs clientId", path: ["clientSecret"] })
   .refine((value) => !(value.privateKey && !value.clientId), { message: "privateKey needs clientId", path: ["privateKey"] })
   .refine((value) => !(value.privateKey && value.clientSecret), { message: "give clientSecret or privateKey, not both", path: ["privateKey"] })
@@ -284,7 +329,7 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
   const storageTimeoutMs = options.storageTimeoutMs ?? 5_000;
   return {
     mcpUrl,
-    serverKey: mcpUrl.href.replace(/\/+$/, ""),
+    serverKey: serverKeyOf(mcpUrl),
     scopes: splitScopes(options.scopes),
     clientName: options.clientName ?? "FastMCP Client",
     tokenStorage,
@@ -304,6 +349,14 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     openBrowser: options.openBrowser,
     callbackTimeoutMs: options.callbackTimeoutMs ?? 300_000,
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    network: {
+      mcpUrl,
+      allowInsecureHttp: options.allowInsecureHttp ?? false,
+      allowPrivateNetworks: options.allowPrivateNetworks ?? false,
+      namedOrigins: new Set([options.identityProvider?.tokenEndpoint, options.authorizationServer].flatMap((url) => (url === undefined ? [] : [new URL(String(url)).origin]))),
+      lookup: (options as { [resolverSeam]?: LookupFunction })[resolverSeam] ?? systemLookup,
+      userFetch: options.fetch,
+    },
     signal: options.signal,
     onEvent: options.onEvent ?? (() => {}),
     logger,
@@ -330,6 +383,12 @@ function processMemoryStore(logger: OAuthLogger): Keyv {
     );
   }
   return memoryStore;
+}
+
+/** An `http:` MCP URL on a host that is not loopback. */
+function isInsecureMcpUrl(value: string | URL): boolean {
+  const url = new URL(String(value));
+  return url.protocol === "http:" && !isLoopbackHostname(url.hostname);
 }
 
 export function splitScopes(scopes: string | readonly string[] | undefined): string[] {

@@ -3,6 +3,7 @@ import { createBackChannelFetch, withSignal, type FetchLike } from "./back-chann
 import { authorizeInBrowser } from "./authorize.js";
 import { CredentialBinding } from "./bind-credentials.js";
 import { discover } from "./discover.js";
+import { guardNetwork } from "./guard-network.js";
 import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
 import { guardStorage } from "./guard-storage.js";
 import { isOAuthError, OAuthError } from "./errors.js";
@@ -62,7 +63,7 @@ export class Session {
     this.#scope = tokenScope(undefined, options.mcpUrl);
     this.store = new TokenStore(guardStorage(options.tokenStorage, options.storageTimeoutMs), options.serverKey, options.logger, options.mcpUrl);
     this.#saver = new TokenSaver(this.store);
-    this.#backChannel = createBackChannelFetch(options.fetch, { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
+    this.#backChannel = createBackChannelFetch(guardNetwork(options.network), { timeoutMs: options.requestTimeoutMs, maxResponseBytes: options.maxResponseBytes }, options.signal);
     this.#binding = new CredentialBinding(options, this.store);
     this.#clients = new ClientChooser(options, this.store, this.#backChannel, this.#binding);
   }
@@ -349,8 +350,8 @@ export class Session {
    */
   async #discover(resourceMetadataUrl: string | undefined): Promise<DiscoveryRecord> {
     const cached = this.#discovery;
-    const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent, authorizationCode: this.#o.grant === "authorization_code" };
-    const discovery = await discover(this.#o.mcpUrl, this.#o.serverKey, resourceMetadataUrl, ctx, this.#o.now(), this.#o.authorizationServer);
+    const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent, authorizationCode: this.#o.grant === "authorization_code", rules: this.#o.network };
+    const discovery = await discover(this.#o.mcpUrl, resourceMetadataUrl, ctx, this.#o.now(), this.#o.authorizationServer);
     if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
       // The server moved to another authorization server: no client registered at the old one is used
       // there. The tokens in hand stay until new ones are stored (see #login).

@@ -4,16 +4,34 @@ import type { OAuthLogger, TokenStorage } from "./options.js";
 import { resourceCovers } from "./resource-covers.js";
 
 /*
- * Storage key layout (documented in README.md):
- *   mcp-oauth:v1:<serverKey>:discovery          what discovery found for this MCP server
- *   mcp-oauth:v1:<serverKey>:<issuer>:client    the dynamic registration at that authorization server
- *   mcp-oauth:v1:<serverKey>:<issuer>:tokens    the tokens that server issued for this MCP server
- *   mcp-oauth:v1:<serverKey>:binding            the issuer pre-registered credentials are bound to
- *   mcp-oauth:v1:<serverKey>:lock               the token lock's key (in the lock, not in the store)
+ * Storage key layout (documented in README.md), `<serverKey>` being `serverKeyOf(mcpUrl)` (its query hashed):
+ *   mcp-oauth:v2:<serverKey>:discovery          what discovery found for this MCP server
+ *   mcp-oauth:v2:<serverKey>:<issuer>:client    the dynamic registration at that authorization server
+ *   mcp-oauth:v2:<serverKey>:<issuer>:tokens    the tokens that server issued for this MCP server
+ *   mcp-oauth:v2:<serverKey>:binding            the issuer pre-registered credentials are bound to
+ *   mcp-oauth:v2:<serverKey>:lock               the token lock's key (in the lock, not in the store)
  * Credentials are keyed by issuer so a server that moves to another authorization server never
  * receives credentials issued by the old one.
+ *
+ * v2 (v1 was 0.1.0's): the query is hashed into the key, and every record says what it is for (see
+ * `StoredFor`). v1 records are not read: a process of this version logs in once on a store that only
+ * holds v1 records, and holds a grant of its own, so it never refreshes with a 0.1.0 process's refresh
+ * token (two versions sharing a store during an upgrade cannot spend one refresh token twice).
  */
-const prefix = "mcp-oauth:v1:";
+const prefix = "mcp-oauth:v2:";
+
+/**
+ * What a record is for, written inside it (so inside the encryption, when there is one). Keys are not
+ * encrypted: someone who can write to the store but has no key could otherwise copy server A's record
+ * onto server B's key, and B's client would send A's access token to B and A's refresh token to B's
+ * authorization server. A record read under a key it was not written for is refused as absent.
+ */
+interface StoredFor {
+  kind: Kind;
+  server: string;
+  issuer?: string;
+}
+const storedForSchema = z.object({ kind: z.string(), server: z.string(), issuer: z.string().optional() });
 
 /** An absolute `http:` or `https:` URL: anything else in a record (`""`, a relative path) is corruption. */
 const webUrl = z.string().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), "expected an absolute http(s) URL");
@@ -161,21 +179,31 @@ export class TokenStore {
     }
     if (raw === undefined || raw === null) return undefined;
     const value = typeof raw === "string" ? safeJson(raw) : raw;
-    const parsed = this.#schemas[kind].safeParse(value);
-    if (!parsed.success) {
-      // A corrupt record must not wedge the client: treat it as absent and let the flow rebuild it.
-      const key = this.key(kind, issuer);
-      if (!this.#warned.has(key)) this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${key})`);
-      this.#warned.add(key);
-      return undefined;
-    }
+    const { stored_for: storedFor, ...record } = typeof value === "object" && value !== null ? (value as { stored_for?: unknown }) : { stored_for: undefined };
+    const label = storedForSchema.safeParse(storedFor);
+    if (!label.success || !this.#isFor(label.data, kind, issuer)) return this.#unreadable(kind, issuer, "it was written for another server, issuer or kind of record");
+    const parsed = this.#schemas[kind].safeParse(record);
+    // A corrupt record must not wedge the client: treat it as absent and let the flow rebuild it.
+    if (!parsed.success) return this.#unreadable(kind, issuer, "it is not a valid record");
     return parsed.data as RecordOf<K>;
+  }
+
+  #isFor(label: z.infer<typeof storedForSchema>, kind: Kind, issuer: string | undefined): boolean {
+    return label.kind === kind && label.server === this.serverKey && label.issuer === issuer;
+  }
+
+  #unreadable(kind: Kind, issuer: string | undefined, why: string): undefined {
+    const key = this.key(kind, issuer);
+    if (!this.#warned.has(key)) this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${key}): ${why}`);
+    this.#warned.add(key);
+    return undefined;
   }
 
   /** True when written. */
   private async write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<boolean> {
     try {
-      await this.storage.set(this.key(kind, issuer), record, ttlMs);
+      const storedFor: StoredFor = issuer === undefined ? { kind, server: this.serverKey } : { kind, server: this.serverKey, issuer };
+      await this.storage.set(this.key(kind, issuer), { ...record, stored_for: storedFor }, ttlMs);
       this.#warned.delete(this.key(kind, issuer));
       return true;
     } catch {

@@ -21,7 +21,7 @@ async function redisHarness(lockLeaseMs?: number): Promise<{ h: Harness; keyv: K
   const lock: TokenLock = new RedisLock(redis as never, { prefix: `${namespace}:` });
   const h = await harness({}, { tokenStorage: keyv, lock, ...(lockLeaseMs ? { lockLeaseMs } : {}) });
   closeLater(h.server.close);
-  const lockKey = `${namespace}:mcp-oauth:v1:${h.server.mcpUrl}:lock`;
+  const lockKey = `${namespace}:mcp-oauth:v2:${h.server.mcpUrl}:lock`;
   return {
     h,
     keyv,

@@ -31,7 +31,7 @@ describe.each(backends)("token storage contract: $name", (backend) => {
 
   it.skipIf(unavailable)("get, set, overwrite and delete JSON objects under URL-shaped keys", async () => {
     const storage = open(backend, fresh());
-    const key = `mcp-oauth:v1:${serverKey}:${issuer}:tokens`;
+    const key = `mcp-oauth:v2:${serverKey}:${issuer}:tokens`;
     expect(await storage.get(key)).toBeUndefined();
     await storage.set(key, tokens);
     expect(await storage.get(key)).toEqual(tokens);

@@ -225,7 +225,7 @@ describe("store faults a real server cannot produce on demand", () => {
   it("a lock held by a live holder longer than the wait is lock_timeout, and no second browser", async () => {
     const h = await harness({}, { lockTimeoutMs: 300, callbackTimeoutMs: 200 });
     closeLater(h.server.close);
-    const holder = await new MemoryLock().acquire(`mcp-oauth:v1:${h.server.mcpUrl}:lock`, 60_000);
+    const holder = await new MemoryLock().acquire(`mcp-oauth:v2:${h.server.mcpUrl}:lock`, 60_000);
     closeLater(async () => holder?.release());
     const started = Date.now();
     const error = await h.oauth.fetch(h.server.mcpUrl, rpc()).catch((e: unknown) => e);
