@@ -75,7 +75,13 @@ export type OAuthErrorCode =
    */
   | "redirect_refused"
   /** The operation was aborted through an `AbortSignal`. */
-  | "aborted";
+  | "aborted"
+  /**
+   * Something failed that the library did not foresee: a bug, or a callback (`openBrowser`, `onEvent`,
+   * `logger`) or store that threw something other than an `OAuthError`. `cause` (scrubbed) says what.
+   * Only `OAuthError`s leave the library, so this is the one code a caller cannot act on: report it.
+   */
+  | "internal_error";
 
 export interface OAuthErrorDetails {
   /**

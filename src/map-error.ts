@@ -23,6 +23,17 @@ export function toOAuthError(error: unknown, code: OAuthErrorCode, step: string,
   });
 }
 
+/**
+ * The last funnel, at the public API: whatever is not an `OAuthError` by now (a bug, a callback or a
+ * store that threw something unforeseen) becomes `internal_error`, its cause scrubbed. The message names
+ * the error's kind only: a foreign message may quote what it read.
+ */
+export function asOAuthError(error: unknown, step: string): OAuthError {
+  if (error instanceof OAuthError) return error;
+  const kind = error instanceof Error ? error.name : typeof error;
+  return new OAuthError("internal_error", `${step} failed unexpectedly (${kind}; see cause)`, { cause: error });
+}
+
 function mapError(error: unknown, code: OAuthErrorCode, step: string): OAuthError {
   if (error instanceof OAuthError) return error;
 

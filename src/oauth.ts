@@ -1,6 +1,7 @@
 import { resolveOptions, type OAuthOptions, type ResolvedOptions } from "./options.js";
 import type { Dispatcher } from "undici";
 import { createInterceptor } from "./intercept-dispatcher.js";
+import { asOAuthError } from "./map-error.js";
 import { RequestRecovery } from "./recover-request.js";
 import { toReplayable, withBearer, type ReplayableRequest } from "./replayable-request.js";
 import type { LogoutResult } from "./revoke-tokens.js";
@@ -79,8 +80,12 @@ export class OAuth {
    * well-known URLs, since no challenge is at hand). For callers that attach the header themselves.
    */
   async getAccessToken(): Promise<string> {
-    const tokens: TokenRecord = (await this.#session.currentToken()) ?? (await this.#session.authorize(undefined, undefined));
-    return tokens.access_token;
+    try {
+      const tokens: TokenRecord = (await this.#session.currentToken()) ?? (await this.#session.authorize(undefined, undefined));
+      return tokens.access_token;
+    } catch (error) {
+      throw asOAuthError(error, "getAccessToken()");
+    }
   }
 
   /**
@@ -114,7 +119,7 @@ export class OAuth {
    * {@link clearTokens} only forgets the tokens here, sending nothing.
    */
   async logout(): Promise<LogoutResult> {
-    return this.#session.logout();
+    return this.#session.logout().catch((error: unknown) => Promise.reject(asOAuthError(error, "logout()")));
   }
 
   /**
@@ -122,7 +127,7 @@ export class OAuth {
    * telling the authorization server: they stay valid there until they expire. {@link logout} revokes them first.
    */
   async clearTokens(): Promise<void> {
-    await this.#session.clear();
+    await this.#session.clear().catch((error: unknown) => Promise.reject(asOAuthError(error, "clearTokens()")));
   }
 
   /** The storage key of a record, for inspection and migration (see README "Storage keys"). */

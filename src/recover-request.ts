@@ -1,4 +1,5 @@
 import { OAuthError } from "./errors.js";
+import { asOAuthError } from "./map-error.js";
 import { readBearerChallenge } from "./parse-www-authenticate.js";
 import type { Session } from "./session.js";
 import type { TokenRecord } from "./token-store.js";
@@ -77,7 +78,9 @@ export class RequestRecovery {
   }
 
   /** The session's answer, or the request signal's reason as soon as it fires, whichever comes first. */
-  #unlessAborted<T>(work: Promise<T>): Promise<T> {
+  #unlessAborted<T>(pipeline: Promise<T>): Promise<T> {
+    // Only OAuthErrors leave the library; the caller's own abort reason is the one exception, as fetch's.
+    const work = pipeline.catch((error: unknown) => Promise.reject(asOAuthError(error, `obtaining a token for ${this.origin}`)));
     const signal = this.signal;
     if (!signal) return work;
     if (signal.aborted) {
