@@ -95,8 +95,8 @@ async function runCell(server: RunningServer, client: ClientPeer, step: { name: 
         ],
       })
       .catch(async (error: unknown) => {
-        // The session is one process: the server's count tells whether it failed before or after logging in.
-        if ((await logins()) > 0) step.name = "the call after expiry (refresh)";
+        // The session is one process: the server's counts tell whether it got as far as refreshing.
+        if ((await server.grants()).refresh_token > before.refresh_token) step.name = "the call after expiry (refresh)";
         throw new Error(`${String(error)}${walkFailures()}`, { cause: error });
       });
     expect(first[0], "the first tool call").toBe("5");
