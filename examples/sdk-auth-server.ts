@@ -28,10 +28,18 @@ export interface SdkAuthServerOptions {
   metadataOverrides?: Record<string, unknown>;
   /** Protected resource metadata names the whole origin as the resource instead of `/mcp`. Default false. */
   resourceIsOrigin?: boolean;
-  /** Merged over the served protected resource metadata; a key set to `undefined` is removed. */
-  prmOverrides?: Record<string, unknown>;
+  /**
+   * Merged over the served protected resource metadata; a key set to `undefined` is removed. A function
+   * gets the server's origin, known only once it listens.
+   */
+  prmOverrides?: Record<string, unknown> | ((origin: string) => Record<string, unknown>);
   /** Initial faults; change them later through `server.faults`. */
   faults?: SdkAuthFaults;
+  /**
+   * A 2025-03-26 server: no protected resource metadata (404) and a 401 without `resource_metadata`, so
+   * clients fall back to the authorization server metadata at the origin. Default false.
+   */
+  legacy?: boolean;
 }
 
 /** One HTTP request as it reached the server, before any handler ran. */
@@ -110,11 +118,12 @@ export async function startSdkAuthServer(options: SdkAuthServerOptions = {}): Pr
     resource: options.resourceIsOrigin ? origin : mcpUrl,
     authorization_servers: [issuer],
     scopes_supported: options.scopesSupported,
-    ...options.prmOverrides,
+    ...(typeof options.prmOverrides === "function" ? options.prmOverrides(origin) : options.prmOverrides),
   };
   // JSON serialisation drops undefined-valued keys, which is what makes "override with undefined" a removal.
   app.get("/.well-known/oauth-authorization-server", (_req, res) => void res.json(asMetadata));
-  app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) => void res.json(prm));
+  if (options.legacy) app.get(/^\/\.well-known\/oauth-protected-resource/, (_req, res) => void res.status(404).end());
+  else app.get("/.well-known/oauth-protected-resource/mcp", (_req, res) => void res.json(prm));
 
   const noRateLimit = { rateLimit: false } as const;
   app.use(
@@ -135,7 +144,7 @@ export async function startSdkAuthServer(options: SdkAuthServerOptions = {}): Pr
     requireBearerAuth({
       verifier: provider,
       requiredScopes: options.requiredScopes ?? [],
-      resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(new URL(mcpUrl)),
+      ...(options.legacy ? {} : { resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(new URL(mcpUrl)) }),
     }),
   );
   app.post("/mcp", express.json(), (req, res) => void handleMcpRequest(req, res, req.body));

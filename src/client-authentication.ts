@@ -1,5 +1,5 @@
 import { createPrivateKey, webcrypto, type KeyObject } from "node:crypto";
-import { ClientSecretPost, None, PrivateKeyJwt, type ClientAuth } from "oauth4webapi";
+import { ClientSecretPost, modifyAssertion, None, PrivateKeyJwt, type ClientAuth } from "oauth4webapi";
 import { OAuthError } from "./errors.js";
 import type { ClientRecord } from "./token-store.js";
 
@@ -93,7 +93,10 @@ export function clientAuthentication(client: ClientRecord, signingKey?: SigningK
       if (!signingKey) throw new OAuthError("registration_failed", `client ${client.client_id} uses private_key_jwt but no \`privateKey\` is configured`);
       return async (as, c, body, headers) => {
         const key = await signingKey.cryptoKey();
-        return PrivateKeyJwt(signingKey.kid ? { key, kid: signingKey.kid } : key)(as, c, body, headers);
+        // oauth4webapi names an Ed25519 signature "Ed25519" (RFC 9864); servers that predate it know only
+        // "EdDSA", the name this option documents. The signature bytes are the same under either name.
+        const named = { [modifyAssertion]: (header: { alg?: string }) => void (header.alg = signingKey.alg) };
+        return PrivateKeyJwt(signingKey.kid ? { key, kid: signingKey.kid } : key, named)(as, c, body, headers);
       };
     default:
       throw new OAuthError("registration_failed", `unsupported token_endpoint_auth_method ${client.token_endpoint_auth_method} for client ${client.client_id}`);

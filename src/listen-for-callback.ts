@@ -40,6 +40,8 @@ const callbackPath = "/callback";
  */
 export async function listenForCallback<T>(options: CallbackListenerOptions<T>): Promise<CallbackListener<T>> {
   let settled = false;
+  // Declared up front: a signal that is already aborted calls close() before the code below it runs.
+  let closing: Promise<void> | undefined;
   let settle!: { resolve: (value: T) => void; reject: (error: unknown) => void };
   const result = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
   result.catch(() => {}); // the caller may stop listening before awaiting it
@@ -89,7 +91,6 @@ export async function listenForCallback<T>(options: CallbackListenerOptions<T>):
     void close();
   }
 
-  let closing: Promise<void> | undefined;
   function close(): Promise<void> {
     if (!closing) {
       if (!settled) {
@@ -98,9 +99,9 @@ export async function listenForCallback<T>(options: CallbackListenerOptions<T>):
       }
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
+      // server.close() drops idle keep-alive sockets itself (Node >= 19), and every page this listener
+      // writes for a callback says `connection: close`, so no browser socket keeps the port open.
       closing = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Let the page that was just written reach the browser, then drop idle keep-alive sockets.
-      setImmediate(() => server.closeIdleConnections());
     }
     return closing;
   }

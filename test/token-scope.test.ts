@@ -29,4 +29,27 @@ describe("where the bearer token goes", () => {
     const leaked = h.server.requests.filter((r) => r.authorization && r.path !== "/mcp");
     expect(leaked).toEqual([]);
   });
+
+  it("on the 2025-03-26 path (no resource metadata), to the whole origin but the authorization server's endpoints", async () => {
+    const h = await harness({ legacy: true });
+    closeLater(h.server.close);
+    expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+    expect(h.server.count((r) => r.path.startsWith("/.well-known/oauth-protected-resource"))).toBeGreaterThan(0);
+    await h.oauth.fetch(`${h.server.origin}/other`);
+    await h.oauth.fetch(`${h.server.origin}/token`, { method: "POST" });
+    const carried = new Set(h.server.requests.filter((r) => r.authorization).map((r) => r.path));
+    expect(carried).toEqual(new Set(["/mcp", "/other"]));
+  });
+
+  it("to the resource's path when the resource metadata names it with trailing slashes", async () => {
+    for (const path of ["/mcp/", "/mcp//"]) {
+      const h = await harness({ prmOverrides: (origin) => ({ resource: `${origin}${path}` }) });
+      closeLater(h.server.close);
+      expect((await h.oauth.fetch(h.server.mcpUrl, rpc())).status).toBe(200);
+      await h.oauth.fetch(`${h.server.origin}/mcp/sub`);
+      await h.oauth.fetch(`${h.server.origin}/mcpx`);
+      const carried = new Set(h.server.requests.filter((r) => r.authorization).map((r) => r.path));
+      expect(carried).toEqual(new Set(["/mcp", "/mcp/sub"]));
+    }
+  });
 });

@@ -14,8 +14,16 @@ export interface ConsentView {
   subject: string;
 }
 
-/** The cookie that binds a consent form to the browser that loaded it (double submit, checked server side too). */
+/** Prefix of the cookies that bind a consent form to the browser that loaded it (double submit, checked server side too). */
 export const consentCookie = "mcp_oauth_consent";
+
+/**
+ * The cookie of one pending consent. One per request, so that two consent pages open in two tabs each
+ * keep their own binding: with one shared cookie, loading the second page broke the first one's form.
+ */
+export function consentCookieName(requestId: string): string {
+  return `${consentCookie}_${requestId}`;
+}
 
 /**
  * The consent page: who asks (client name, and the host the answer goes to, which a client cannot fake),
@@ -44,15 +52,26 @@ ${scopes}
 <button type="submit" name="decision" value="approve" id="approve">Approve</button>
 <button type="submit" name="decision" value="deny" id="deny">Deny</button>
 </form>`;
-  const redirectTarget = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.origin : redirect.protocol;
+  const redirectTarget = formActionSource(redirect);
   const headers = new Headers(pageHeaders(["'self'", redirectTarget]));
   // With no-referrer, browsers send `Origin: null` on the form post, and the origin check needs the real one.
   headers.set("referrer-policy", "same-origin");
   headers.append(
     "set-cookie",
-    `${consentCookie}=${view.csrfToken}; Path=${new URL(view.action, "http://x").pathname}; HttpOnly; SameSite=Strict; Max-Age=600${secureCookie ? "; Secure" : ""}`,
+    `${consentCookieName(view.requestId)}=${view.csrfToken}; Path=${new URL(view.action, "http://x").pathname}; HttpOnly; SameSite=Strict; Max-Age=600${secureCookie ? "; Secure" : ""}`,
   );
   return new Response(page(`Authorize ${name}?`, body), { status: 200, headers });
+}
+
+/**
+ * The CSP source that lets the form's 303 reach the client's redirect URI (form-action applies to the
+ * redirect too). CSP's host-source grammar has no IPv6 literals: Chromium drops `http://[::1]:port` and
+ * then blocks the redirect, so such a URI gets its scheme (`http:`), the narrowest valid source there is.
+ * A private-use scheme (`com.example.app:`) is a scheme-source already.
+ */
+function formActionSource(redirect: URL): string {
+  if (redirect.protocol !== "http:" && redirect.protocol !== "https:") return redirect.protocol;
+  return redirect.hostname.startsWith("[") ? redirect.protocol : redirect.origin;
 }
 
 /** One cookie's value from a `Cookie` header. */

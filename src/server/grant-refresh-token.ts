@@ -42,7 +42,9 @@ export async function refreshTokenGrant(
   if (record.expiresAt !== undefined && record.expiresAt <= o.now()) throw invalidGrant(unusable);
 
   const scopeParam = form.get("scope");
-  const requested = parseScope(scopeParam);
+  const parsed = parseScope(scopeParam);
+  // No scopes configured: a requested scope is ignored, as at /authorize.
+  const requested = o.scopesSupported.length === 0 ? [] : parsed;
   const widened = requested.filter((s) => !record.scopes.includes(s));
   if (widened.length > 0) throw new OAuthServerError("invalid_scope", `a refresh may only narrow the granted scope; not granted: ${widened.join(" ").slice(0, 200)}`);
   const resourceParam = form.get("resource");

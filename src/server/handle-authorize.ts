@@ -104,7 +104,9 @@ function validateAuthorizationRequest(
 
   // A client that registered a scope gets at most that (RFC 7591 §2), and never beyond what the server supports.
   const allowed = client.scope === undefined ? o.scopesSupported : parseScope(client.scope).filter((s) => o.scopesSupported.includes(s));
-  const requested = parseScope(params.get("scope"));
+  // No scopes configured: the requested ones are ignored (RFC 6749 §3.3) and the grant has none.
+  const asked = parseScope(params.get("scope"));
+  const requested = o.scopesSupported.length === 0 ? [] : asked;
   const refused = requested.filter((s) => !allowed.includes(s));
   if (refused.length > 0) throw new OAuthServerError("invalid_scope", `scope not allowed for this client: ${refused.join(" ").slice(0, 200)}`);
   const defaults = client.scope === undefined ? o.registration.defaultScopes.filter((s) => allowed.includes(s)) : allowed;

@@ -54,7 +54,11 @@ export function validateClientMetadata(body: unknown, o: ResolvedProviderOptions
   const responseTypes = m.response_types ?? ["code"];
   if (responseTypes.some((r) => r !== "code")) throw invalidClientMetadata('only the response type "code" is supported');
 
-  const scopes = m.scope === undefined ? o.registration.defaultScopes : m.scope.split(" ").filter(Boolean);
+  const requested = m.scope === undefined ? o.registration.defaultScopes : m.scope.split(" ").filter(Boolean);
+  // A server with no scopes configured has none to grant: a requested scope (mcp-remote asks for "openid
+  // email profile" when the server names none) is dropped from the registration, which RFC 7591 §3.2.1
+  // lets the server do, instead of refusing the client. With scopes configured, an unknown one is refused.
+  const scopes = o.registration.validScopes.length === 0 ? [] : requested;
   const unknown = scopes.filter((s) => !o.registration.validScopes.includes(s));
   if (unknown.length > 0) throw invalidClientMetadata(`scope not allowed: ${unknown.join(" ").slice(0, 200)}`);
 

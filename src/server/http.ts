@@ -46,8 +46,11 @@ export async function readForm(request: Request): Promise<Map<string, string>> {
 
 export function singleValued(params: URLSearchParams): Map<string, string> {
   const map = new Map<string, string>();
+  const seen = new Set<string>();
   for (const [key, value] of params) {
-    if (map.has(key)) throw invalidRequest(`parameter \`${key}\` was sent more than once`);
+    // Counted before empty values are dropped: `x=&x=value` is a parameter sent twice too.
+    if (seen.has(key)) throw invalidRequest(`parameter \`${key}\` was sent more than once`);
+    seen.add(key);
     // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
     if (value !== "") map.set(key, value);
   }

@@ -1,4 +1,4 @@
-import { consentCookie, readCookie, renderConsentPage } from "./consent-page.js";
+import { consentCookieName, readCookie, renderConsentPage } from "./consent-page.js";
 import { escapeHtml, page, pageHeaders } from "./html.js";
 import { readForm } from "./http.js";
 import { inMemoryOptionsShape, type InMemoryOAuthProviderOptions } from "./in-memory-options.js";
@@ -221,7 +221,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     const id = form.get("request") ?? "";
     const pending = this.#pending.get(id);
     const csrf = form.get("csrf") ?? "";
-    const cookie = readCookie(request.headers.get("cookie"), consentCookie) ?? "";
+    const cookie = readCookie(request.headers.get("cookie"), consentCookieName(id)) ?? "";
     if (!pending?.csrfHash || !safeEqual(csrf, cookie) || !safeEqual(hashToken(csrf), pending.csrfHash)) {
       return message(403, "This consent form is not valid any more. Start again from the application.");
     }

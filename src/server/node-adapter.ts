@@ -17,14 +17,22 @@ export interface NodeListenerOptions {
   origin?: string | URL;
   /** Receives errors of the adapter and the handler (then answered 500). Default: `console.error`. */
   onError?: (error: unknown) => void;
+  /**
+   * How long a request body may take to arrive, from the moment the adapter starts reading it; a slower
+   * one is answered 408 and its connection closed. Default 10000 (Node's own limit would be 300 s).
+   */
+  bodyTimeoutMs?: number;
 }
+
+/** Default of {@link NodeListenerOptions.bodyTimeoutMs}. */
+export const defaultBodyTimeoutMs = 10_000;
 
 /**
  * A `node:http` request as a web `Request`. Express's parsed `req.body` is re-encoded if a body parser ran
  * first. Only origin-form targets (`/path?query`) are accepted: an absolute-form or `//host/...` target
  * would otherwise choose the URL's origin. Throws a 400 `OAuthServerError` for a request it refuses.
  */
-export async function toWebRequest(req: IncomingMessage, origin?: string | URL): Promise<Request> {
+export async function toWebRequest(req: IncomingMessage, origin?: string | URL, bodyTimeoutMs = defaultBodyTimeoutMs): Promise<Request> {
   const target = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
   if (!target.startsWith("/") || target.startsWith("//")) throw invalidRequest("the request target must be a path");
   const href = `${origin === undefined ? hostOrigin(req) : new URL(origin).origin}${target}`;
@@ -39,12 +47,17 @@ export async function toWebRequest(req: IncomingMessage, origin?: string | URL):
   for (const name of ["content-length", "transfer-encoding", "connection"]) headers.delete(name);
   const method = req.method ?? "GET";
   if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
-  return new Request(url, { method, headers, body: await readNodeBody(req, headers) });
+  return new Request(url, { method, headers, body: await readNodeBody(req, headers, bodyTimeoutMs) });
 }
 
-/** Writes a web `Response` to a `node:http` response, keeping every `Set-Cookie`. */
+/**
+ * Writes a web `Response` to a `node:http` response, keeping every `Set-Cookie`. When the request's body
+ * was not read to its end (refused as too large or too slow), the answer says `Connection: close`: the
+ * rest of that body would otherwise be read as the next request on a keep-alive connection.
+ */
 export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
   res.statusCode = response.status;
+  if (res.req !== undefined && !res.req.complete) res.setHeader("connection", "close");
   for (const [name, value] of response.headers) if (name !== "set-cookie") res.setHeader(name, value);
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader("set-cookie", cookies);
@@ -62,7 +75,7 @@ export function toNodeListener(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const onError = options.onError ?? ((error: unknown) => console.error("mcp-oauth server: a request failed", error));
   return (req, res) => {
-    toWebRequest(req, options.origin)
+    toWebRequest(req, options.origin, options.bodyTimeoutMs)
       .then(handler)
       .then((response) => sendWebResponse(res, response))
       .catch((error: unknown) => {
@@ -115,18 +128,35 @@ function hostOrigin(req: IncomingMessage): string {
   return `${(req.socket as TLSSocket).encrypted ? "https" : "http"}://${host}`;
 }
 
-async function readNodeBody(req: IncomingMessage & { body?: unknown }, headers: Headers): Promise<Blob> {
-  if (req.readableEnded && req.body !== undefined) return new Blob([parsedBody(req.body, headers.get("content-type") ?? "")]);
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-    chunks.push(new Uint8Array(buffer));
-    size += buffer.length;
-    // One byte over the limit is enough for the handler to refuse the body; the rest is not read.
-    if (size > maxBodyBytes) break;
-  }
-  return new Blob(chunks);
+/**
+ * The body as bytes, read until its end, until one byte over `maxBodyBytes` (enough for the handler to
+ * refuse it; the rest is discarded as it arrives, so the client sees the 413 instead of a reset), or until
+ * the deadline (408).
+ */
+function readNodeBody(req: IncomingMessage & { body?: unknown }, headers: Headers, timeoutMs: number): Promise<Blob> {
+  if (req.readableEnded && req.body !== undefined) return Promise.resolve(new Blob([parsedBody(req.body, headers.get("content-type") ?? "")]));
+  return new Promise<Blob>((resolve, reject) => {
+    const chunks: Uint8Array<ArrayBuffer>[] = [];
+    let size = 0;
+    const timer = setTimeout(() => done(new OAuthServerError("invalid_request", `the request body did not arrive within ${timeoutMs} ms`, 408)), timeoutMs);
+    const onData = (chunk: Buffer | string) => {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      chunks.push(new Uint8Array(buffer));
+      size += buffer.length;
+      if (size > maxBodyBytes) done();
+    };
+    const onEnd = () => done();
+    const onError = (error: Error) => done(error);
+    function done(error?: unknown): void {
+      clearTimeout(timer);
+      req.off("data", onData).off("end", onEnd).off("error", onError);
+      // Whatever is still coming is read and dropped (the stream stays flowing), never left in the socket.
+      req.on("error", () => {}).resume();
+      if (error === undefined) resolve(new Blob(chunks));
+      else reject(error);
+    }
+    req.on("data", onData).on("end", onEnd).on("error", onError);
+  });
 }
 
 /**

@@ -22,8 +22,9 @@ export default {
   // (no "dashboard" reporter; the HTML report inlines its script).
   plugins: ["@stryker-mutator/vitest-runner"],
   coverageAnalysis: "perTest",
-  // Other engineers run suites on this 2-core machine: one test runner, and run.ts runs us under nice.
-  concurrency: 1,
+  // One test runner by default: other suites share this 2-core machine, and run.ts runs us under nice.
+  // STRYKER_CONCURRENCY=2 halves the time on an idle machine (test namespaces and ports are per process).
+  concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 1),
   // Loopback servers and a loaded machine: be generous before calling a mutant a timeout.
   timeoutMS: 10_000,
   timeoutFactor: 2,

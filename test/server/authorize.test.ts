@@ -68,6 +68,9 @@ describe("/authorize: requests that cannot be redirected get an error page (S13)
     const url = new URL(t.url("/authorize"));
     url.search = new URLSearchParams(request(t, client.client_id) as Record<string, string>).toString() + "&client_id=other";
     await expectErrorPage(await fetch(url, { redirect: "manual" }), "invalid_request");
+    // An empty first value counts too: `client_id=&client_id=<id>` is a parameter sent twice.
+    url.search = "client_id=&" + new URLSearchParams(request(t, client.client_id) as Record<string, string>).toString();
+    await expectErrorPage(await fetch(url, { redirect: "manual" }), "invalid_request");
   });
 });
 
@@ -83,6 +86,14 @@ describe("/authorize: exact redirect URI matching, loopback port excepted (RFC 9
     ["another port on an https URI", "https://app.example.com/cb", "https://app.example.com:8443/cb", false],
     ["a trailing slash", "https://app.example.com/cb", "https://app.example.com/cb/", false],
     ["case in the path", "https://app.example.com/cb", "https://app.example.com/CB", false],
+    // S13: strings that a URL parser would make equal to the registered one are still other strings.
+    ["dot segments on an https URI", "https://app.example.com/cb", "https://app.example.com/x/../cb", false],
+    ["dot segments on loopback", "http://127.0.0.1:9/callback", "http://127.0.0.1:9/x/../callback", false],
+    ["dot segments on another loopback port", "http://127.0.0.1:9/callback", "http://127.0.0.1:4000/./callback", false],
+    ["an empty query on another loopback port", "http://127.0.0.1:9/callback", "http://127.0.0.1:4000/callback?", false],
+    ["an upper-case scheme on another loopback port", "http://127.0.0.1:9/callback", "HTTP://127.0.0.1:4000/callback", false],
+    ["a hex loopback host that parses to 127.0.0.1", "http://127.0.0.1:9/callback", "http://0x7f.0.0.1:4000/callback", false],
+    ["a backslash that parses as a slash", "http://127.0.0.1:9/callback", "http://127.0.0.1:4000\\callback", false],
   ];
   for (const [name, registered, requested, allowed] of cases) {
     it(`${allowed ? "accepts" : "refuses"} ${name}`, async () => {

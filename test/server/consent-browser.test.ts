@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import Keyv from "keyv";
 import type { Browser } from "playwright-core";
 import { chromiumAvailable, chromiumPath, launchChromium } from "../support/chromium.js";
@@ -83,4 +85,49 @@ describe.skipIf(!chromiumAvailable)(`the consent page in a real browser (${chrom
     expect(await frame!.locator("#approve").count()).toBe(0);
     await context.close();
   });
+
+  // CSP host-source has no IPv6 literals: `form-action http://[::1]:port` is dropped by Chromium, which
+  // then blocks the 303 after Approve. Each kind of loopback redirect URI must get its code.
+  for (const [label, host, listenOn] of [
+    ["127.0.0.1", "127.0.0.1", "127.0.0.1"],
+    ["localhost", "localhost", "127.0.0.1"],
+    ["[::1]", "[::1]", "::1"],
+  ] as const) {
+    it(`Approve reaches a redirect URI on ${label}`, async () => {
+      const received: string[] = [];
+      const callback = createServer((req, res) => {
+        if (req.url?.startsWith("/callback")) received.push(req.url);
+        res.writeHead(200, { "content-type": "text/plain" }).end("callback received");
+      });
+      await new Promise<void>((resolve) => callback.listen(0, listenOn, resolve));
+      closeLater(() => new Promise((resolve) => callback.close(resolve)));
+      const redirectUri = `http://${host}:${(callback.address() as AddressInfo).port}/callback`;
+
+      const t = await serverUnderTest({ autoApprove: false });
+      const client = await t.register({ redirect_uris: [redirectUri] });
+      const url = new URL(t.url("/authorize"));
+      url.search = new URLSearchParams({
+        response_type: "code",
+        client_id: client.client_id,
+        redirect_uri: redirectUri,
+        code_challenge: pkce().challenge,
+        code_challenge_method: "S256",
+        state: "s1",
+      }).toString();
+
+      const context = await browser!.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(url.href);
+        await Promise.all([page.waitForURL(/\/callback\?/, { timeout: 10_000 }), page.locator("#approve").click()]);
+        expect(await page.locator("body").innerText()).toContain("callback received");
+      } finally {
+        await context.close();
+      }
+      expect(received).toHaveLength(1);
+      const query = new URL(received[0] ?? "", "http://x").searchParams;
+      expect(query.get("code")).toBeTruthy();
+      expect(query.get("state")).toBe("s1");
+    });
+  }
 });

@@ -50,8 +50,8 @@ describe("the consent page of InMemoryOAuthProvider (S18, S19, S20, S8)", () => 
     expect(page.headers.get("content-security-policy")).toContain("form-action 'self' http://127.0.0.1:9;");
     expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
     expect(page.headers.get("cache-control")).toBe("no-store");
-    expect(page.headers.getSetCookie()[0]).toMatch(/^mcp_oauth_consent=[A-Za-z0-9_-]{43}; Path=\/consent; HttpOnly; SameSite=Strict/);
-    expect(cookie).toMatch(/^mcp_oauth_consent=/);
+    expect(page.headers.getSetCookie()[0]).toMatch(/^mcp_oauth_consent_[A-Za-z0-9_-]{43}=[A-Za-z0-9_-]{43}; Path=\/consent; HttpOnly; SameSite=Strict/);
+    expect(cookie).toMatch(/^mcp_oauth_consent_/);
   });
 
   it("says what an empty scope means rather than promising no permissions", async () => {
@@ -93,7 +93,7 @@ describe("the consent page of InMemoryOAuthProvider (S18, S19, S20, S8)", () => 
   const forged: [string, (c: Awaited<ReturnType<typeof loadConsentPage>>, origin: string) => [Record<string, string>, Record<string, string>]][] = [
     ["without the CSRF token", (c) => [{ request: c.request, decision: "approve" }, { cookie: c.cookie }]],
     ["without the cookie (another browser)", (c) => [{ request: c.request, csrf: c.csrf, decision: "approve" }, {}]],
-    ["with a cookie that does not match", (c) => [{ request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: "mcp_oauth_consent=forged" }]],
+    ["with a cookie that does not match", (c) => [{ request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: `mcp_oauth_consent_${c.request}=forged` }]],
     ["from another origin", (c) => [{ request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: c.cookie, origin: "https://evil.example" }]],
     ["for another request id", (c) => [{ request: "x", csrf: c.csrf, decision: "approve" }, { cookie: c.cookie }]],
   ];
@@ -110,6 +110,34 @@ describe("the consent page of InMemoryOAuthProvider (S18, S19, S20, S8)", () => 
       expect((await submit(consentUrl, { request: c.request, csrf: c.csrf, decision: "approve" }, { cookie: c.cookie })).status).toBe(303);
     });
   }
+
+  it("two consent pages open in two tabs can both be approved: each pending consent has its own binding", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const first = await loadConsentPage(await startConsent(t));
+    const secondUrl = await startConsent(t);
+    const second = await loadConsentPage(secondUrl);
+    expect(first.cookie.split("=")[0]).not.toBe(second.cookie.split("=")[0]);
+    // The browser sends every cookie it holds for the path.
+    const jar = `${first.cookie}; ${second.cookie}`;
+    const approveFirst = await submit(secondUrl, { request: first.request, csrf: first.csrf, decision: "approve" }, { cookie: jar, origin: t.server.origin });
+    expect(approveFirst.status).toBe(303);
+    expect(new URL(approveFirst.headers.get("location") ?? "").searchParams.get("code")).toBeTruthy();
+    const approveSecond = await submit(secondUrl, { request: second.request, csrf: second.csrf, decision: "approve" }, { cookie: jar, origin: t.server.origin });
+    expect(approveSecond.status).toBe(303);
+    // One tab's token does not pass for the other's request.
+    const third = await loadConsentPage(await startConsent(t));
+    const crossed = await submit(secondUrl, { request: third.request, csrf: first.csrf, decision: "approve" }, { cookie: `${third.cookie.split("=")[0]}=${first.csrf}`, origin: t.server.origin });
+    expect(crossed.status).toBe(403);
+  });
+
+  it("a redirect URI on an IPv6 literal gets a form-action source browsers accept (CSP host-source has no IPv6 literals)", async () => {
+    const t = await serverUnderTest({ autoApprove: false });
+    const redirect = "http://[::1]:9/callback";
+    const { page } = await loadConsentPage(await startConsent(t, { redirect_uris: [redirect] }, redirect));
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("form-action 'self' http:;");
+    expect(csp).not.toContain("[::1]");
+  });
 
   it("a form can be submitted once; the second post is refused", async () => {
     const t = await serverUnderTest({ autoApprove: false });

@@ -149,6 +149,17 @@ describe("/token: the grace window and reuse detection (S27)", () => {
     expect((await t.refresh(client, third.refresh_token!)).status).toBe(400);
   });
 
+  it("an older generation inside the window is reuse even when access tokens live shorter than the window", async () => {
+    // The sealed successor's access token has merely expired, which alone would pass for a lost response.
+    const { t, client, first } = await loggedIn({ accessTokenTtlSeconds: 5 });
+    const second = await tokens(await t.refresh(client, first.refresh_token!));
+    t.clock.now += 1_000;
+    const third = await tokens(await t.refresh(client, second.refresh_token!));
+    t.clock.now += 6_000;
+    expect(await oauthError(await t.refresh(client, first.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+    expect(await oauthError(await t.refresh(client, third.refresh_token!))).toMatchObject({ error: "invalid_grant" });
+  });
+
   it("a retry inside the window with different parameters is treated as reuse", async () => {
     const { t, client, first } = await loggedIn();
     const second = await tokens(await t.refresh(client, first.refresh_token!));

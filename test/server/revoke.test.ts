@@ -46,4 +46,15 @@ describe("/revoke (RFC 7009, S30)", () => {
     const client = await t.register();
     expect(await oauthError(await t.post("/revoke", { client_id: client.client_id }))).toMatchObject({ status: 400, error: "invalid_request" });
   });
+
+  it("refuses a parameter sent twice even when its first value is empty (token=&token=...)", async () => {
+    const { t, client, issued } = await setup();
+    const twice = await fetch(t.url("/revoke"), {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `token=&token=${issued.access_token}&client_id=${client.client_id}`,
+    });
+    expect(await oauthError(twice)).toMatchObject({ status: 400, error: "invalid_request" });
+    expect((await t.mcp(issued.access_token)).status).toBe(200);
+  });
 });

@@ -111,9 +111,18 @@ describe("/token: the authorization_code grant", () => {
     const twice = await fetch(t.url("/token"), {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: `grant_type=authorization_code&client_id=${client.client_id}&code=${login.code}&code=${login.code}&code_verifier=${login.verifier}`,
+      body: `grant_type=authorization_code&client_id=${client.client_id}&code=${login.code}&code=${login.code}&code_verifier=${login.verifier}&redirect_uri=${encodeURIComponent(login.redirectUri)}`,
     });
     expect(await oauthError(twice)).toMatchObject({ status: 400, error: "invalid_request" });
+    // An empty first value counts too (it used to be dropped before the count).
+    const emptyFirst = await fetch(t.url("/token"), {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `grant_type=authorization_code&client_id=${client.client_id}&code=&code=${login.code}&code_verifier=${login.verifier}&redirect_uri=${encodeURIComponent(login.redirectUri)}`,
+    });
+    expect(await oauthError(emptyFirst)).toMatchObject({ status: 400, error: "invalid_request" });
+    // Neither request consumed the code.
+    expect((await t.redeem(client, login)).status).toBe(200);
     const asJson = await fetch(t.url("/token"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ grant_type: "authorization_code" }) });
     expect(await oauthError(asJson)).toMatchObject({ status: 400, error: "invalid_request" });
   });
