@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import Keyv from "keyv";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OAuth, OAuthError } from "../src/index.js";
 
 function optionError(options: unknown): OAuthError {
@@ -80,11 +80,15 @@ describe("options are checked at construction", () => {
     expect(() => new OAuth({ ...base, grant: "client_credentials", privateKey: rsa, signingAlgorithm: "PS384", tokenStorage: new Keyv() })).not.toThrow();
   });
 
-  it("warns once that the default store is in memory", () => {
+  it("warns once that the default store is in memory", async () => {
+    // A fresh copy of the modules: the store and its warning are per process, and another test file
+    // sharing this module graph (the mutation runs share one) may have made the store already.
+    vi.resetModules();
+    const { OAuth: FreshOAuth } = await import("../src/index.js");
     const lines: string[] = [];
     const logger = { warn: (line: string) => void lines.push(line) };
-    new OAuth({ mcpUrl: "https://a.example.com/mcp", logger });
-    new OAuth({ mcpUrl: "https://b.example.com/mcp", logger });
+    new FreshOAuth({ mcpUrl: "https://a.example.com/mcp", logger });
+    new FreshOAuth({ mcpUrl: "https://b.example.com/mcp", logger });
     expect(lines.filter((line) => line.includes("in-memory token storage"))).toHaveLength(1);
   });
 });

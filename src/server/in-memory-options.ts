@@ -17,15 +17,24 @@ export interface InMemoryOAuthProviderOptions extends OAuthProviderOptions {
   /** Pre-registered clients (secrets as `hashToken(secret)` in `client_secret_hash`). */
   clients?: RegisteredClient[];
   /**
-   * Most authorization requests kept waiting for the user's decision (each for 10 minutes); beyond it
-   * the oldest is dropped. Bounds the memory unauthenticated `/authorize` requests can take. Default 10000.
+   * Most authorization requests kept waiting for the user's decision (each for 10 minutes). When that
+   * many wait, a new one is answered `temporarily_unavailable` (503) instead of evicting another user's:
+   * anonymous `/authorize` requests can fill the table (the rate limits slow that down) but never take
+   * away a consent someone is reading. Bounds their memory. Default 10000.
    */
   maxPendingConsents?: number;
   /**
    * Most clients `/register` accepts (pre-registered `clients` do not count); beyond it registration
-   * answers 403 `access_denied`. Registrations are never dropped, so this bounds their memory. Default 1000.
+   * answers 403 `access_denied`. Bounds their memory. Default 1000.
    */
   maxRegisteredClients?: number;
+  /**
+   * How long a dynamically registered client that has not yet obtained a token is kept, in seconds;
+   * after that it is forgotten (clients register again when told their id is unknown). So registrations
+   * from a flood cannot hold `maxRegisteredClients` full for longer than this. A client that obtained a
+   * token is kept. Default 3600.
+   */
+  unusedRegistrationTtlSeconds?: number;
 }
 
 /** The zod check of the options above, added to the base ones. */
@@ -34,6 +43,7 @@ export const inMemoryOptionsShape = {
   authenticateUser: z.custom<(request: Request) => unknown>((value) => typeof value === "function", "expected a function").optional(),
   maxPendingConsents: z.number().int().positive().optional(),
   maxRegisteredClients: z.number().int().positive().optional(),
+  unusedRegistrationTtlSeconds: z.number().int().positive().optional(),
   clients: z
     .array(
       z

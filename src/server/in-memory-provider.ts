@@ -54,6 +54,9 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   readonly #autoApprove: boolean;
   readonly #maxPending: number;
   readonly #maxClients: number;
+  /** Dynamically registered clients that have not obtained a token yet, with the time they are dropped. */
+  readonly #unused = new Map<string, number>();
+  readonly #unusedTtlMs: number;
   #sweptAt = -Infinity;
   readonly #authenticateUser: (request: Request) => string | undefined | Promise<string | undefined>;
 
@@ -62,6 +65,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     this.#autoApprove = options.autoApprove ?? false;
     this.#maxPending = options.maxPendingConsents ?? 10_000;
     this.#maxClients = options.maxRegisteredClients ?? 1_000;
+    this.#unusedTtlMs = (options.unusedRegistrationTtlSeconds ?? 3600) * 1000;
     this.#authenticateUser = options.authenticateUser ?? (() => "user");
     for (const client of options.clients ?? []) {
       this.#clients.set(client.client_id, client);
@@ -71,6 +75,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   async getClient(clientId: string): Promise<RegisteredClient | undefined> {
+    this.#dropUnused();
     return this.#clients.get(clientId);
   }
 
@@ -79,10 +84,22 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   async registerClient(client: RegisteredClient): Promise<void> {
+    this.#dropUnused();
     if (this.#clients.size - this.#preRegistered.size >= this.#maxClients) {
       throw new OAuthServerError("access_denied", "this server accepts no more client registrations", 403);
     }
     this.#clients.set(client.client_id, client);
+    this.#unused.set(client.client_id, this.options.now() + this.#unusedTtlMs);
+  }
+
+  /** Forgets registrations that never obtained a token in time (oldest first: the map is in insertion order). */
+  #dropUnused(): void {
+    const now = this.options.now();
+    for (const [clientId, dropAt] of this.#unused) {
+      if (dropAt > now) break;
+      this.#unused.delete(clientId);
+      this.#clients.delete(clientId);
+    }
   }
 
   async authorize(client: RegisteredClient, request: AuthorizationRequest, httpRequest: Request): Promise<string> {
@@ -92,10 +109,9 @@ export class InMemoryOAuthProvider extends OAuthProvider {
       return this.approve(request, { subject });
     }
     this.#sweep();
-    // Maps iterate in insertion order: the first key is the oldest request.
-    for (const oldest of this.#pending.keys()) {
-      if (this.#pending.size < this.#maxPending) break;
-      this.#pending.delete(oldest);
+    // Full: refuse the newcomer rather than evict a consent another user may be reading.
+    if (this.#pending.size >= this.#maxPending) {
+      throw new OAuthServerError("temporarily_unavailable", "too many authorization requests are waiting for a decision; try again later", 503);
     }
     const id = randomToken();
     this.#pending.set(id, { clientId: client.client_id, clientName: client.client_name, request, expiresAt: this.options.now() + consentTtlMs });
@@ -116,6 +132,8 @@ export class InMemoryOAuthProvider extends OAuthProvider {
     if (!stored || stored.consumedAt !== undefined) return false;
     stored.consumedAt = this.options.now();
     this.#store(tokens);
+    // The client has obtained a token: it is in use, and no longer dropped as unused.
+    this.#unused.delete(code.clientId);
     return true;
   }
 

@@ -1,10 +1,11 @@
-export { OAuthProvider } from "./oauth-provider.js";
+export { OAuthProvider, type RequestInfo } from "./oauth-provider.js";
+export { MemoryRateLimiter, defaultRateLimits, type RateLimiter, type RateLimitRule, type RateLimitOptions, type EndpointLimits, type LimitedEndpoint } from "./rate-limit.js";
 export { InMemoryOAuthProvider, type InMemoryOAuthProviderOptions } from "./in-memory-provider.js";
 export type { OAuthProviderOptions, ClientRegistrationOptions, RevocationOptions, ResolvedProviderOptions } from "./options.js";
 export { OAuthServerError } from "./server-errors.js";
 export type { BearerCheck, BearerOptions } from "./require-bearer.js";
 export { hashToken } from "./token-crypto.js";
-export { toNodeListener, nodeMiddleware, nodeRequireBearer, toWebRequest, sendWebResponse } from "./node-adapter.js";
+export { toNodeListener, nodeMiddleware, nodeRequireBearer, toWebRequest, sendWebResponse, requestInfo, defaultBodyTimeoutMs, type NodeListenerOptions } from "./node-adapter.js";
 export type {
   AccessToken,
   Approval,

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { maxBodyBytes, oauthErrorResponse } from "./http.js";
-import type { OAuthProvider } from "./oauth-provider.js";
+import type { OAuthProvider, RequestInfo } from "./oauth-provider.js";
 import type { BearerOptions } from "./require-bearer.js";
 import { OAuthServerError, invalidRequest } from "./server-errors.js";
 import type { AuthInfo } from "./types.js";
@@ -22,6 +22,13 @@ export interface NodeListenerOptions {
    * one is answered 408 and its connection closed. Default 10000 (Node's own limit would be 300 s).
    */
   bodyTimeoutMs?: number;
+  /**
+   * How many reverse proxies in front of this server append to `X-Forwarded-For`. The client address the
+   * rate limits count by is then the entry that many hops from the right (each proxy appends the address
+   * it was reached from); 0 takes the socket's address and ignores the header, which a client can set to
+   * anything. Default 0. Set it exactly: one too many lets clients pick their own address.
+   */
+  trustedProxies?: number;
 }
 
 /** Default of {@link NodeListenerOptions.bodyTimeoutMs}. */
@@ -70,13 +77,13 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
  * reported to `onError` and answered 500.
  */
 export function toNodeListener(
-  handler: (request: Request) => Promise<Response>,
+  handler: (request: Request, info: RequestInfo) => Promise<Response>,
   options: NodeListenerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const onError = options.onError ?? ((error: unknown) => console.error("mcp-oauth server: a request failed", error));
   return (req, res) => {
     toWebRequest(req, options.origin, options.bodyTimeoutMs)
-      .then(handler)
+      .then((request) => handler(request, requestInfo(req, options.trustedProxies)))
       .then((response) => sendWebResponse(res, response))
       .catch((error: unknown) => {
         if (error instanceof OAuthServerError && !res.headersSent) return sendWebResponse(res, oauthErrorResponse(error));
@@ -92,12 +99,18 @@ export function toNodeListener(
  * Express/Connect middleware: the provider's endpoints and metadata are served (request URLs built on
  * its `baseUrl`), everything else goes to `next`, and so do failures.
  */
-export function nodeMiddleware(provider: OAuthProvider): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
+export function nodeMiddleware(
+  provider: OAuthProvider,
+  options: Pick<NodeListenerOptions, "bodyTimeoutMs" | "trustedProxies"> = {},
+): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
   return (req, res, next) => {
     const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
     if (!provider.matches(new URL(path, "http://localhost"))) return next();
-    toWebRequest(req, provider.baseUrl)
-      .then(provider.handle, (error: unknown) => (error instanceof OAuthServerError ? oauthErrorResponse(error) : Promise.reject(error)))
+    toWebRequest(req, provider.baseUrl, options.bodyTimeoutMs)
+      .then(
+        (request) => provider.handle(request, requestInfo(req, options.trustedProxies)),
+        (error: unknown) => (error instanceof OAuthServerError ? oauthErrorResponse(error) : Promise.reject(error)),
+      )
       .then((response) => sendWebResponse(res, response))
       .catch(next);
   };
@@ -119,6 +132,17 @@ export function nodeRequireBearer(
       next();
     }, next);
   };
+}
+
+/** The client's address: the socket's, or with `trustedProxies` hops the one `X-Forwarded-For` names that far from the right. */
+export function requestInfo(req: IncomingMessage, trustedProxies = 0): RequestInfo {
+  const socketAddress = req.socket.remoteAddress;
+  if (socketAddress === undefined) return {};
+  const header = req.headers["x-forwarded-for"];
+  const forwarded = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",").map((hop) => hop.trim()).filter(Boolean);
+  const hops = [...forwarded, socketAddress];
+  // Fewer hops than trusted proxies: the leftmost is the furthest anyone vouches for.
+  return { clientAddress: hops[Math.max(0, hops.length - 1 - Math.max(0, trustedProxies))] as string };
 }
 
 /** `http(s)://<Host>`, refusing a Host header that is not just a host and port. */

@@ -6,10 +6,12 @@ import { authorizationServerMetadata, metadataPaths, metadataResponse, protected
 import { handleRegister } from "./handle-register.js";
 import { handleRevoke } from "./handle-revoke.js";
 import { handleToken } from "./handle-token.js";
+import { errorPage } from "./html.js";
 import { methodNotAllowed, oauthErrorResponse } from "./http.js";
 import { resolveProviderOptions, type OAuthProviderOptions, type ResolvedProviderOptions } from "./options.js";
+import { checkRateLimit, type LimitedEndpoint } from "./rate-limit.js";
 import { checkBearer, type BearerCheck, type BearerOptions } from "./require-bearer.js";
-import { asServerError } from "./server-errors.js";
+import { asServerError, OAuthServerError } from "./server-errors.js";
 import type {
   AccessToken,
   Approval,
@@ -22,7 +24,16 @@ import type {
   TokenSet,
 } from "./types.js";
 
-type Route = { methods: string; cors: boolean; handle: (request: Request) => Promise<Response> };
+type Route = { methods: string; cors: boolean; handle: (request: Request) => Promise<Response>; limit?: LimitedEndpoint };
+
+/** What `handle` knows of a request besides the request itself; the adapters fill it in. */
+export interface RequestInfo {
+  /**
+   * The client's IP address, for the per-client rate limits. `toNodeListener` and `nodeMiddleware` pass
+   * the socket's address, or with `trustedProxies` the one the nearest untrusted hop was seen from.
+   */
+  clientAddress?: string;
+}
 
 /**
  * A complete OAuth 2.1 authorization server for an MCP server (FastMCP's `OAuthProvider`, in TypeScript):
@@ -187,15 +198,18 @@ export abstract class OAuthProvider {
     return this.#routes.has(new URL(target instanceof Request ? target.url : target).pathname);
   }
 
-  /** The web-standard handler: every endpoint and metadata document. Unknown paths answer 404. */
-  readonly handle = async (request: Request): Promise<Response> => {
+  /**
+   * The web-standard handler: every endpoint and metadata document. Unknown paths answer 404. `info` gives
+   * the client's address for the per-client rate limits (the node adapters pass it).
+   */
+  readonly handle = async (request: Request, info: RequestInfo = {}): Promise<Response> => {
     const route = this.#routes.get(new URL(request.url).pathname);
     if (!route) return new Response("Not Found", { status: 404 });
     if (request.method === "OPTIONS" && route.cors) return preflight(route.methods);
     if (!route.methods.split(", ").includes(request.method)) return methodNotAllowed(route.methods);
     let response: Response;
     try {
-      response = await route.handle(request);
+      response = (await this.#overLimit(route, info)) ?? (await route.handle(request));
     } catch (error) {
       response = oauthErrorResponse(asServerError(error, this.options.onError));
     }
@@ -216,6 +230,28 @@ export abstract class OAuthProvider {
     return checkBearer(authorization, this.options, (token) => this.verifyToken(token), options);
   }
 
+  /** The 429 for a request over its endpoint's budget, or undefined. A failing limiter lets it through. */
+  async #overLimit(route: Route, info: RequestInfo): Promise<Response | undefined> {
+    const limits = route.limit && this.options.rateLimits?.endpoints[route.limit];
+    if (!route.limit || !limits) return undefined;
+    let wait: number;
+    try {
+      wait = await checkRateLimit(this.options.rateLimits!.limiter, route.limit, limits, info.clientAddress);
+    } catch (error) {
+      this.options.onError(error);
+      return undefined;
+    }
+    if (wait <= 0) return undefined;
+    const retryAfter = { "retry-after": String(wait) };
+    const description = `too many requests; try again in ${wait} s`;
+    if (route.limit === "authorize") {
+      const page = errorPage("temporarily_unavailable", description, 429);
+      page.headers.set("retry-after", retryAfter["retry-after"]);
+      return page;
+    }
+    return oauthErrorResponse(new OAuthServerError("temporarily_unavailable", description, 429), retryAfter);
+  }
+
   #buildRoutes(): Map<string, Route> {
     const o = this.options;
     const routes = new Map<string, Route>();
@@ -227,12 +263,12 @@ export abstract class OAuthProvider {
       trustsRedirectUri: (client: RegisteredClient, uri: string) => this.trustsRedirectUri(client, uri),
       authorize: (client: RegisteredClient, request: AuthorizationRequest, http: Request) => this.authorize(client, request, http),
     };
-    routes.set(`${o.basePath}/authorize`, { methods: "GET, POST", cors: false, handle: (r) => handleAuthorize(r, o, authorizeDeps) });
-    routes.set(`${o.basePath}/token`, { methods: "POST", cors: true, handle: (r) => handleToken(r, o, this) });
+    routes.set(`${o.basePath}/authorize`, { methods: "GET, POST", cors: false, handle: (r) => handleAuthorize(r, o, authorizeDeps), limit: "authorize" });
+    routes.set(`${o.basePath}/token`, { methods: "POST", cors: true, handle: (r) => handleToken(r, o, this), limit: "token" });
     if (o.registration.enabled) {
-      routes.set(`${o.basePath}/register`, { methods: "POST", cors: true, handle: (r) => handleRegister(r, o, (client) => this.registerClient(client)) });
+      routes.set(`${o.basePath}/register`, { methods: "POST", cors: true, handle: (r) => handleRegister(r, o, (client) => this.registerClient(client)), limit: "register" });
     }
-    if (o.revocationEnabled) routes.set(`${o.basePath}/revoke`, { methods: "POST", cors: true, handle: (r) => handleRevoke(r, o, this) });
+    if (o.revocationEnabled) routes.set(`${o.basePath}/revoke`, { methods: "POST", cors: true, handle: (r) => handleRevoke(r, o, this), limit: "revoke" });
     return routes;
   }
 }

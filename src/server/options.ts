@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { isLoopbackHost } from "../back-channel.js";
 import { OAuthError } from "../errors.js";
+import { defaultRateLimits, MemoryRateLimiter, type EndpointLimits, type LimitedEndpoint, type RateLimiter, type RateLimitOptions } from "./rate-limit.js";
 import type { RegisteredClient } from "./types.js";
 
 /** Dynamic client registration (RFC 7591) at `/register`. */
@@ -60,6 +61,17 @@ export interface OAuthProviderOptions {
    * whole grant. 0 disables. Default 30, at most 300.
    */
   refreshTokenGraceSeconds?: number;
+  /**
+   * Rate limits of `/register`, `/authorize`, `/token` and `/revoke`, per client address and overall; a
+   * request over either budget is answered 429 `temporarily_unavailable` with `Retry-After` (an HTML page
+   * at `/authorize`). On by default with `defaultRateLimits`; give an endpoint's budgets to change them
+   * (what you leave out keeps its default), `false` for an endpoint or for all of them to turn limiting
+   * off. The client address is what the adapters pass to `handle` (see `trustedProxies`); a request
+   * without one counts against the overall budget only. Counters live in this process unless `limiter`
+   * puts them in a store the replicas share. A limiter that fails lets the request through (and reports
+   * to `onError`): limits protect availability, so an outage of their store must not take it away.
+   */
+  rateLimits?: RateLimitOptions | false;
   /** Clock in milliseconds since the epoch. Default `Date.now`. Tests inject one. */
   now?: () => number;
   /**
@@ -78,6 +90,8 @@ export interface ResolvedProviderOptions {
   resourceMetadataUrl: string;
   serviceDocumentationUrl: string | undefined;
   registration: { enabled: boolean; validScopes: string[]; defaultScopes: string[]; clientSecretExpirySeconds: number | undefined; allow: ClientRegistrationOptions["allow"] };
+  /** Undefined when rate limiting is off. */
+  rateLimits: { limiter: RateLimiter; endpoints: Partial<Record<LimitedEndpoint, EndpointLimits>> } | undefined;
   revocationEnabled: boolean;
   requiredScopes: string[];
   /** What `scopes_supported` advertises, and what an authorization request may ask for. */
@@ -99,6 +113,9 @@ const secureUrl = z.union([z.string(), z.instanceof(URL)]).refine((value) => {
   if (!url || /[?#]/.test(String(value)) || url.username || url.password) return false;
   return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
 }, "expected an https: URL (http: only on a loopback host) without query, fragment or credentials");
+
+const rateLimitRule = z.object({ requests: z.number().int().positive(), windowSeconds: z.number().int().positive() }).strict();
+const endpointLimits = z.union([z.literal(false), z.object({ perClient: rateLimitRule.optional(), overall: rateLimitRule.optional() }).strict()]);
 
 export const providerOptionsShape = {
   baseUrl: secureUrl,
@@ -123,6 +140,20 @@ export const providerOptionsShape = {
   grantLifetimeSeconds: z.number().int().positive().optional(),
   authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
   refreshTokenGraceSeconds: z.number().int().min(0).max(300).optional(),
+  rateLimits: z
+    .union([
+      z.literal(false),
+      z
+        .object({
+          limiter: z.custom<RateLimiter>((value) => typeof (value as RateLimiter | undefined)?.hit === "function", "expected an object with a hit(key, rule) method").optional(),
+          register: endpointLimits.optional(),
+          authorize: endpointLimits.optional(),
+          token: endpointLimits.optional(),
+          revoke: endpointLimits.optional(),
+        })
+        .strict(),
+    ])
+    .optional(),
   now: fn.optional(),
   onError: fn.optional(),
 };
@@ -188,5 +219,16 @@ export function resolveProviderOptions(options: OAuthProviderOptions, extraShape
     refreshGraceMs: (options.refreshTokenGraceSeconds ?? 30) * 1000,
     now: options.now ?? Date.now,
     onError: options.onError ?? ((error) => console.error("mcp-oauth server: a provider method failed", error)),
+    rateLimits: resolveRateLimits(options.rateLimits, options.now ?? Date.now),
   };
+}
+
+function resolveRateLimits(options: RateLimitOptions | false | undefined, now: () => number): ResolvedProviderOptions["rateLimits"] {
+  if (options === false) return undefined;
+  const endpoints: Partial<Record<LimitedEndpoint, EndpointLimits>> = {};
+  for (const endpoint of Object.keys(defaultRateLimits) as LimitedEndpoint[]) {
+    const given = options?.[endpoint];
+    if (given !== false) endpoints[endpoint] = { ...defaultRateLimits[endpoint], ...given };
+  }
+  return { limiter: options?.limiter ?? new MemoryRateLimiter(now), endpoints };
 }

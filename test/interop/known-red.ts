@@ -10,9 +10,6 @@ export interface RedCell {
   where: string;
 }
 
-const serverIssue =
-  "The server side in production: every common MCP client gets in on the default configuration, floods and odd requests get nowhere, CIMD clients are served safely, and several server replicas share one store";
-
 const fastmcpDropsRefreshToken: RedCell = {
   owner: "peer",
   reason:
@@ -31,13 +28,6 @@ const cells: Record<string, RedCell> = {
       'the code exchange answers 400 invalid_client "Client secret is required": the Python client registers naming no token_endpoint_auth_method (RFC 7591 default client_secret_basic), mcpAuthRouter issues a secret without echoing a method and reads secrets from the body only, and the client, taking the absent method for "none", sends no secret',
     where:
       "@modelcontextprotocol/sdk 1.32, src/server/auth/handlers/register.ts (dist/esm/server/auth/handlers/register.js:38-49) and src/server/auth/middleware/clientAuth.ts (clientAuth.js:14-21); mcp 2.3.0, mcp/client/auth/oauth2.py:259-277",
-  },
-  // mcp-remote falls back to FALLBACK_SCOPE "openid email profile" when nothing names a scope
-  // (src/lib/node-oauth-client-provider.ts, getEffectiveScope); the SDK's mcpAuthRouter and the Python SDK accept it.
-  "mcp-remote 0.15.1 (stdio proxy) | mcp-oauth InMemoryOAuthProvider (defaults)": {
-    owner: "ours",
-    reason: 'registration refused (400 invalid_client_metadata "scope not allowed: openid email profile"): mcp-remote asks for that scope when the server names none, and our server accepts no scope it was not configured with',
-    where: `fixed by: ${serverIssue}`,
   },
 };
 
