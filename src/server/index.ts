@@ -1,4 +1,5 @@
 export { OAuthProvider, type RequestInfo } from "./oauth-provider.js";
+export { RedisRateLimiter, type RedisRateLimitClient } from "./redis-rate-limiter.js";
 export { MemoryRateLimiter, defaultRateLimits, type RateLimiter, type RateLimitRule, type RateLimitOptions, type EndpointLimits, type LimitedEndpoint } from "./rate-limit.js";
 export { InMemoryOAuthProvider, type InMemoryOAuthProviderOptions } from "./in-memory-provider.js";
 export type { OAuthProviderOptions, ClientRegistrationOptions, RevocationOptions, ResolvedProviderOptions } from "./options.js";

@@ -1,6 +1,8 @@
 import { request as httpRequest } from "node:http";
-import { describe, expect, it } from "vitest";
-import { InMemoryOAuthProvider, MemoryRateLimiter, toNodeListener, type InMemoryOAuthProviderOptions } from "../../src/server/index.js";
+import { createClient } from "@keyv/redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InMemoryOAuthProvider, MemoryRateLimiter, RedisRateLimiter, toNodeListener, type InMemoryOAuthProviderOptions } from "../../src/server/index.js";
+import { redisUp, redisUrl, uniqueNamespace } from "../support/backends.js";
 import { listenLocal } from "../support/local-server.js";
 import { closeLater } from "./support.js";
 
@@ -137,5 +139,39 @@ describe("the client address the node adapter passes", () => {
     expect(await post("192.0.2.2")).toBe(429);
     // A spoofed entry on the left does not make a new client.
     expect(await post("10.9.9.9, 192.0.2.2")).toBe(429);
+  });
+});
+
+describe.skipIf(!redisUp)(`RedisRateLimiter (real Redis at ${redisUrl})`, () => {
+  const redis = createClient({ url: redisUrl });
+  beforeAll(async () => void (await redis.connect()));
+  afterAll(async () => void (await redis.close()));
+
+  it("two replicas on one Redis draw on one budget, and the window's end gives it back", async () => {
+    const prefix = `${uniqueNamespace()}:`;
+    const limiter = () => new RedisRateLimiter(redis, { prefix });
+    const rateLimits = (l: RedisRateLimiter) => ({ limiter: l, register: { perClient: { requests: 2, windowSeconds: 1 } } });
+    const a = provider({ rateLimits: rateLimits(limiter()), now: Date.now });
+    const b = provider({ rateLimits: rateLimits(limiter()), now: Date.now });
+    const statuses = [(await a.register("198.51.100.7")).status, (await b.register("198.51.100.7")).status];
+    const refused = await a.register("198.51.100.7");
+    expect([...statuses, refused.status]).toEqual([201, 201, 429]);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect((await b.register("203.0.113.5")).status).toBe(201);
+    // The counter expires with its window in Redis itself.
+    const keys = await redis.keys(`${prefix}*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect(await redis.pTTL(key)).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect((await b.register("198.51.100.7")).status).toBe(201);
+  });
+
+  it("works with a function that returns the client, and an ioredis-style call()", async () => {
+    const prefix = `${uniqueNamespace()}:`;
+    const viaCall = { call: (command: string, ...args: string[]) => redis.sendCommand([command, ...args]) };
+    const limiter = new RedisRateLimiter(async () => viaCall, { prefix });
+    const rule = { requests: 1, windowSeconds: 60 };
+    expect(await limiter.hit("k", rule)).toBe(0);
+    expect(await limiter.hit("k", rule)).toBe(60);
   });
 });

@@ -1,0 +1,44 @@
+import type { RateLimiter, RateLimitRule } from "./rate-limit.js";
+
+/**
+ * A node-redis client (v4, v5: `sendCommand(args)`) or an ioredis one (`call(command, ...args)`). The
+ * same shape as the client side's `RedisCommandClient`, declared again so the server depends on no client
+ * module.
+ */
+export type RedisRateLimitClient = { sendCommand(args: string[]): Promise<unknown> } | { call(command: string, ...args: string[]): Promise<unknown> };
+
+// One round trip, atomic: count, start the window's expiry on the first hit, and say how long it has left.
+const hitScript = "local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end return {n, redis.call('pttl', KEYS[1])}";
+
+/**
+ * Rate-limit counters in Redis, so replicas of a server draw on one budget: a fixed window per key
+ * (`INCR`, then `PEXPIRE` on the window's first request, in one Lua script). Keys are `prefix` + the
+ * limiter key and expire with their window, so Redis holds at most one small counter per active client.
+ */
+export class RedisRateLimiter implements RateLimiter {
+  readonly #client: RedisRateLimitClient | (() => Promise<RedisRateLimitClient>);
+  readonly #prefix: string;
+
+  /** `client`, or a function returning a connected client (called for each command). Default prefix `"mcp-oauth:rate:"`. */
+  constructor(client: RedisRateLimitClient | (() => Promise<RedisRateLimitClient>), options: { prefix?: string } = {}) {
+    this.#client = client;
+    this.#prefix = options.prefix ?? "mcp-oauth:rate:";
+  }
+
+  async hit(key: string, rule: RateLimitRule): Promise<number> {
+    const windowMs = rule.windowSeconds * 1000;
+    const reply = await this.#send(["EVAL", hitScript, "1", this.#prefix + key, String(windowMs)]);
+    if (!Array.isArray(reply) || reply.length !== 2) throw new Error("unexpected reply from Redis to the rate-limit script");
+    const [count, ttlMs] = reply.map(Number) as [number, number];
+    if (count <= rule.requests) return 0;
+    // A counter without expiry (pttl < 0) cannot happen inside the script; should it, wait a whole window.
+    return Math.max(1, Math.ceil((ttlMs > 0 ? ttlMs : windowMs) / 1000));
+  }
+
+  async #send(args: string[]): Promise<unknown> {
+    const client = typeof this.#client === "function" ? await this.#client() : this.#client;
+    if ("sendCommand" in client) return client.sendCommand(args);
+    const [command, ...rest] = args as [string, ...string[]];
+    return client.call(command, ...rest);
+  }
+}
