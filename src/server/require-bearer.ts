@@ -52,9 +52,11 @@ export async function checkBearer(
   try {
     record = await verifyToken(token);
   } catch (error) {
-    // A store failure is not a bad token: a 401 would send every client through a new authorization.
+    // A store failure is not a bad token: a 401 would make every client throw its tokens away and start a
+    // new authorization. 503 with Retry-After says "the same request, later" to clients and proxies alike.
     o.onError(error);
-    return { response: new Response(JSON.stringify({ error: "server_error", error_description: "the token could not be checked" }), { status: 500, headers: { "content-type": "application/json", "cache-control": "no-store" } }) };
+    const headers = { "content-type": "application/json", "cache-control": "no-store", "retry-after": "5" };
+    return { response: new Response(JSON.stringify({ error: "temporarily_unavailable", error_description: "the token could not be checked; try again shortly" }), { status: 503, headers }) };
   }
   const stale = "the access token is invalid, expired or revoked; authorize again";
   if (!record || record.expiresAt <= o.now()) return reject(401, "invalid_token", stale);

@@ -89,7 +89,7 @@ describe("the MCP endpoint guard (S32, S31)", () => {
 });
 
 describe("the guard when the token store fails", () => {
-  it("answers 500 server_error, not 401, and reports the error", async () => {
+  it("answers 503 temporarily_unavailable with Retry-After, not 401, and reports the error", async () => {
     const reported: unknown[] = [];
     class Broken extends InMemoryOAuthProvider {
       override async verifyToken(): Promise<undefined> {
@@ -98,7 +98,9 @@ describe("the guard when the token store fails", () => {
     }
     const provider = new Broken({ baseUrl: "http://127.0.0.1:1", onError: (error) => reported.push(error) });
     const check = await provider.checkAuthorization("Bearer some-token");
-    expect(check.response?.status).toBe(500);
+    expect(check.response?.status).toBe(503);
+    expect(check.response?.headers.get("retry-after")).toBe("5");
+    expect(await check.response?.json()).toMatchObject({ error: "temporarily_unavailable" });
     expect(check.response?.headers.get("www-authenticate")).toBeNull();
     expect(reported).toEqual([new Error("store down")]);
   });
