@@ -232,11 +232,12 @@ export abstract class OAuthProvider {
 
   /** The 429 for a request over its endpoint's budget, or undefined. A failing limiter lets it through. */
   async #overLimit(route: Route, info: RequestInfo): Promise<Response | undefined> {
-    const limits = route.limit && this.options.rateLimits?.endpoints[route.limit];
-    if (!route.limit || !limits) return undefined;
+    const rateLimits = this.options.rateLimits;
+    const limits = route.limit && rateLimits?.endpoints[route.limit];
+    if (!route.limit || !rateLimits || !limits) return undefined;
     let wait: number;
     try {
-      wait = await checkRateLimit(this.options.rateLimits!.limiter, route.limit, limits, info.clientAddress);
+      wait = await checkRateLimit(rateLimits.limiter, route.limit, limits, info.clientAddress);
     } catch (error) {
       this.options.onError(error);
       return undefined;
