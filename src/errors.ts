@@ -139,7 +139,10 @@ function scrubCause(cause: unknown, depth: number): Error | undefined {
   const code = (cause as { code?: unknown }).code;
   if (typeof code === "string" || typeof code === "number") Object.defineProperty(copy, "code", { value: code, enumerable: true });
   // The original frames, under the scrubbed message: where it happened stays visible, what it read does not.
-  const frames = (cause.stack ?? "").split("\n").filter((line) => line.startsWith("    at "));
+  // The original header (name and message, which may span lines that look like frames) is cut off first.
+  const stack = cause.stack ?? "";
+  const header = `${cause.name}: ${cause.message}`;
+  const frames = (stack.startsWith(header) ? stack.slice(header.length) : stack).split("\n").filter((line) => line.startsWith("    at "));
   copy.stack = [`${copy.name}: ${message}`, ...frames].join("\n");
   return copy;
 }

@@ -12,15 +12,53 @@ import { OAuthError, type OAuthErrorCode } from "./errors.js";
  */
 export function toOAuthError(error: unknown, code: OAuthErrorCode, step: string, sent: readonly (string | undefined)[] = []): OAuthError {
   const mapped = mapError(error, code, step);
-  const secrets = sent.filter((secret): secret is string => typeof secret === "string" && secret.length > 0);
-  if (!secrets.some((secret) => mapped.message.includes(secret))) return mapped;
-  const message = secrets.reduce((text, secret) => text.split(secret).join("[redacted]"), mapped.message);
-  return new OAuthError(mapped.code, message, {
-    cause: mapped.cause,
+  // Each secret as sent and as a body or URL would quote it (form- or percent-encoded).
+  const secrets = [
+    ...new Set(
+      sent
+        .filter((secret): secret is string => typeof secret === "string" && secret.length > 0)
+        .flatMap((secret) => [secret, encodeURIComponent(secret), new URLSearchParams([["", secret]]).toString().slice(1)]),
+    ),
+  ];
+  const redact = (text: string) => secrets.reduce((result, secret) => result.split(secret).join("[redacted]"), text);
+  if (!chainTexts(mapped).some((text) => redact(text) !== text)) return mapped;
+  return new OAuthError(mapped.code, redact(mapped.message), {
+    // The cause chain too: a foreign error's message (a proxy quoting the body it refused) keeps the secret.
+    cause: redactedChain(mapped.cause, redact, 0),
     transient: mapped.transient,
     ...(mapped.status === undefined ? {} : { status: mapped.status }),
     ...(mapped.oauthError === undefined ? {} : { oauthError: mapped.oauthError }),
   });
+}
+
+/** The message and, down the cause chain, each link's message and stack: what printing the error shows. */
+function chainTexts(error: Error): string[] {
+  const texts: string[] = [error.message];
+  let link: unknown = error.cause;
+  for (let depth = 0; link instanceof Error && depth < 8; depth++, link = link.cause) texts.push(link.message, link.stack ?? "");
+  return texts;
+}
+
+/** A copy of a (scrubbed) cause chain with `redact` applied to every message and stack; names and codes kept. */
+function redactedChain(cause: unknown, redact: (text: string) => string, depth: number): Error | undefined {
+  if (!(cause instanceof Error) || depth >= 8) return undefined;
+  const inner = redactedChain(cause.cause, redact, depth + 1);
+  let copy: Error;
+  if (cause instanceof OAuthError) {
+    copy = new OAuthError(cause.code, redact(cause.message), {
+      ...(inner ? { cause: inner } : {}),
+      transient: cause.transient,
+      ...(cause.status === undefined ? {} : { status: cause.status }),
+      ...(cause.oauthError === undefined ? {} : { oauthError: cause.oauthError }),
+    });
+  } else {
+    copy = new Error(redact(cause.message), inner ? { cause: inner } : undefined);
+    copy.name = cause.name;
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" || typeof code === "number") Object.defineProperty(copy, "code", { value: code, enumerable: true });
+  }
+  copy.stack = redact(cause.stack ?? "");
+  return copy;
 }
 
 /**
