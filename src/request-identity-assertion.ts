@@ -64,7 +64,8 @@ export async function requestIdentityAssertion(
     issuedType = result.issued_token_type;
     assertion = result.access_token;
   } catch (error) {
-    throw toOAuthError(error, "token_exchange_failed", `exchanging the ID token for an identity assertion at ${endpoint.href}`);
+    // The user's ID token and the identity provider's secret, should the provider echo them, are not printed.
+    throw toOAuthError(error, "token_exchange_failed", `exchanging the ID token for an identity assertion at ${endpoint.href}`, [subjectToken, idp.clientSecret]);
   }
   if (issuedType !== idJagType) {
     throw new OAuthError("token_exchange_failed", `the identity provider at ${endpoint.href} issued ${JSON.stringify(issuedType)}, not an ID-JAG (${idJagType})`);

@@ -124,16 +124,25 @@ async function atTokenEndpoint(
   const where = `${step} at ${as.token_endpoint}`;
   let tokens: TokenEndpointResponse;
   let gaveUp: string | undefined;
+  // The signed client assertions sent (oauth4webapi makes them inside the request): a server that echoes
+  // one in its error must not get it printed, like the secret.
+  const assertions: string[] = [];
+  const authenticate = clientAuthentication(client.record, client.signingKey);
+  const recorded: ClientAuth = async (s, c, body, headers) => {
+    await authenticate(s, c, body, headers);
+    const assertion = body.get("client_assertion");
+    if (assertion) assertions.push(assertion);
+  };
   try {
     const sent = await withBackoff(
-      (deadline) => grant.send(server, asClient(client.record), clientAuthentication(client.record, client.signingKey), httpOptions(as.token_endpoint ?? "", withSignal(fetch, deadline))),
+      (deadline) => grant.send(server, asClient(client.record), recorded, httpOptions(as.token_endpoint ?? "", withSignal(fetch, deadline))),
       backoff,
       "token",
     );
     gaveUp = sent.gaveUp;
     tokens = await grant.process(server, asClient(client.record), sent.response);
   } catch (error) {
-    throw toOAuthError(error, code, gaveUp ? `${where} (${gaveUp})` : where, [...(grant.sent ?? []), client.record.client_secret]);
+    throw toOAuthError(error, code, gaveUp ? `${where} (${gaveUp})` : where, [...(grant.sent ?? []), client.record.client_secret, ...assertions]);
   }
   if (tokens.token_type === "dpop") {
     throw new OAuthError("dpop_unsupported", `${where}: the server issued a DPoP-bound token (RFC 9449), which this client cannot present yet; it was not used`);
