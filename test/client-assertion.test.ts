@@ -170,6 +170,14 @@ describe("clientAuthentication", () => {
     expect(body.get("client_id")).toBe("c-1");
   });
 
+  it("a record that names no method is a public client: client_id in the body, no Authorization header", async () => {
+    const body = new URLSearchParams();
+    const headers = new Headers();
+    await clientAuthentication(client)(as, client, body, headers);
+    expect(body.get("client_id")).toBe("c-1");
+    expect(headers.has("authorization")).toBe(false);
+  });
+
   it("a secret method without a secret, private_key_jwt without a key, and an unknown method are registration_failed, named", () => {
     expect(refusal(() => clientAuthentication({ ...client, token_endpoint_auth_method: "client_secret_post" }))).toBe("client c-1 uses client_secret_post but has no client_secret");
     expect(refusal(() => clientAuthentication({ ...client, token_endpoint_auth_method: "private_key_jwt" }))).toMatch(/^client c-1 uses private_key_jwt but no `privateKey` is configured/);
