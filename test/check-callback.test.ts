@@ -26,9 +26,17 @@ function refusal(run: () => unknown): unknown {
 }
 
 describe("checkCallback", () => {
+  it("refuses an implicit-flow response (tokens in the query) as authorization_failed, saying why", () => {
+    const error = refusal(() => checkCallback(params({ state: "s", iss: as.issuer, code: "c", access_token: "AT-SECRET-9f" }), as, client, "s"));
+    expect(isOAuthError(error, "authorization_failed")).toBe(true);
+    expect((error as Error).message).toMatch(/implicit-flow response/);
+    expect((error as Error).message).not.toContain("AT-SECRET-9f");
+  });
+
   it("refuses a response with another state as state_mismatch, before anything else is read", () => {
     const error = refusal(() => checkCallback(params({ state: "other", code: "c", iss: as.issuer }), as, client, "mine"));
     expect(isOAuthError(error, "state_mismatch")).toBe(true);
+    expect((error as Error).message).toMatch(/state does not match the request/);
     expect(isOAuthError(refusal(() => checkCallback(params({ code: "c", iss: as.issuer }), as, client, "mine")), "state_mismatch")).toBe(true);
   });
 
@@ -51,7 +59,7 @@ describe("checkCallback", () => {
   it("reports an error response other than access_denied as authorization_failed, with the server's code", () => {
     const error = refusal(() => checkCallback(params({ state: "s", iss: as.issuer, error: "invalid_scope", error_description: "no such scope" }), as, client, "s"));
     expect(isOAuthError(error, "authorization_failed")).toBe(true);
-    expect((error as Error).message).toContain("invalid_scope");
+    expect((error as Error).message).toBe("the authorization server answered: invalid_scope: no such scope");
     const denied = refusal(() => checkCallback(params({ state: "s", iss: as.issuer, error: "access_denied" }), as, client, "s"));
     expect(isOAuthError(denied, "access_denied")).toBe(true);
   });
