@@ -1,4 +1,5 @@
-import { Agent, request } from "node:http";
+import { getEventListeners } from "node:events";
+import { Agent, createServer, request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { isOAuthError } from "../src/index.js";
 import { listenForCallback, type CallbackListener } from "../src/listen-for-callback.js";
@@ -126,6 +127,55 @@ describe("the loopback listener's own ends", () => {
   });
 });
 
+describe("what the listener's failures say", () => {
+  it("an abort names itself and keeps the signal's reason as its cause", async () => {
+    const controller = new AbortController();
+    const listener = await listen({ signal: controller.signal, timeoutMs: 60_000 });
+    controller.abort(new Error("user gave up"));
+    const error = (await listener.result.catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe("the authorization was aborted");
+    expect((error.cause as Error).message).toBe("user gave up");
+  });
+
+  it("the deadline says how long it waited", async () => {
+    const listener = await listen({ timeoutMs: 100 });
+    expect(((await listener.result.catch((e: unknown) => e)) as Error).message).toBe("no OAuth callback arrived within 100 ms");
+  });
+
+  it("a taken port names the address and the system's code, and keeps the cause", async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+    const port = (squatter.address() as { port: number }).port;
+    try {
+      const error = (await listenForCallback({ port, timeoutMs: 5_000, belongs: () => true, handle: async () => 1 }).catch((e: unknown) => e)) as Error & { code: string };
+      expect(error.code).toBe("callback_failed");
+      expect(error.message).toBe(`cannot listen on 127.0.0.1:${port} for the OAuth callback (EADDRINUSE)`);
+      expect((error.cause as { code?: string }).code).toBe("EADDRINUSE");
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it("a handler that throws something other than an OAuthError shows a generic page and fails the result with it", async () => {
+    const listener = await listen({
+      handle: () => Promise.reject(new Error("internal detail that must not reach the page")),
+    });
+    const page = await get(`${listener.redirectUri}?code=one&state=s`);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain("The authorization response could not be processed.");
+    expect(page.body).not.toContain("internal detail");
+    expect(((await listener.result.catch((e: unknown) => e)) as Error).message).toBe("internal detail that must not reach the page");
+  });
+
+  it("leaves no listener on the caller's signal once closed (a long-lived signal would collect them)", async () => {
+    const controller = new AbortController();
+    const listener = await listen({ signal: controller.signal });
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    await listener.close();
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+  });
+});
+
 describe("the loopback listener's answers", () => {
   it("404 and 405 answers are plain text, never cached, never framed", async () => {
     const listener = await listen();
@@ -140,6 +190,7 @@ describe("the loopback listener's answers", () => {
         .end();
     });
     expect(methodNotAllowed.status).toBe(405);
+    expect(notFound.body).toBe("Not found");
     for (const answer of [notFound, methodNotAllowed]) {
       expect(answer.headers["content-type"]).toBe("text/plain; charset=utf-8");
       expect(answer.headers["cache-control"]).toBe("no-store");
