@@ -41,6 +41,9 @@ describe("classifyAddress: IPv4 ranges, at their edges", () => {
     ["100.128.0.0", "public"],
     ["8.8.8.8", "public"],
     ["203.0.113.10", "public"],
+    // IPv4 addresses whose 32 bits look like an IPv6 6to4 prefix (0x2002 = 32.2) carry no other address.
+    ["32.2.10.0", "public"],
+    ["32.2.127.0", "public"],
   ];
   it.each(cases)("%s is %s", (address, expected) => {
     expect(classifyAddress(address)).toBe(expected);
@@ -107,7 +110,7 @@ describe("classifyAddress: IPv6 addresses that carry an IPv4 address are classed
   const nearMisses = [
     "65:ff9b::a00:1", // first group not 64
     "64:ff9a::a00:1", // second group not ff9b
-    "64:ff9b:1::a00:1", // the local-use 64:ff9b:1::/48, not the well-known prefix
+    "64:ff9b:2::a00:1", // outside the well-known /96 (and outside the local-use 64:ff9b:1::/48)
     "64:ff9b:0:1::a00:1",
     "64:ff9b:0:0:1:0:a00:1",
     "64:ff9b::1:a00:1",
