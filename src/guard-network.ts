@@ -1,5 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import type { LookupFunction } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from "undici";
 import { assertSecureEndpoint, type FetchLike } from "./back-channel.js";
 import { classifyAddress, ipLiteral, isLoopbackHostname, leastPrivate, morePrivate, type AddressClass } from "./classify-address.js";
@@ -131,7 +131,8 @@ function resolveAll(hostname: string, lookup: LookupFunction, family?: number): 
   return new Promise((resolve, reject) => {
     lookup(hostname, { all: true, ...(family ? { family } : {}) }, (error, addresses) => {
       if (error) return reject(new TypeError("fetch failed", { cause: error }));
-      const list = typeof addresses === "string" ? [{ address: addresses, family: family ?? 0 }] : addresses;
+      // A resolver may answer `all` with one string; its family comes from the address itself (0 would be refused by net.connect).
+      const list = typeof addresses === "string" ? [{ address: addresses, family: family || isIP(addresses) }] : addresses;
       if (list.length === 0) return reject(new TypeError("fetch failed", { cause: Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }) }));
       resolve(list);
     });

@@ -6,15 +6,15 @@
  * ask for one address, and that a failing connect-time lookup fails the request instead of hanging it.
  *
  * Nothing here connects anywhere but 127.0.0.1: names resolve through injected resolvers, and every
- * socket the code opens passes `loopbackOnly()`, which refuses any other address even if the guard broke.
+ * socket the code opens passes `loopbackOnlyConnections()`, which refuses any other address even if the guard broke.
  */
 import type { LookupAddress } from "node:dns";
-import net, { isIP, type LookupFunction, type NetConnectOpts } from "node:net";
-import tls, { type ConnectionOptions } from "node:tls";
+import net, { isIP, type LookupFunction } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { FetchLike } from "../src/back-channel.js";
 import { guardNetwork, type NetworkRules } from "../src/guard-network.js";
 import { isOAuthError } from "../src/index.js";
+import { loopbackOnlyConnections } from "./support/loopback-only.js";
 import { cleanupAfterEach, listenLocal } from "./support/local-server.js";
 
 const closeLater = cleanupAfterEach();
@@ -49,32 +49,6 @@ function resolver(table: Record<string, Answer>) {
   return { lookup, asked };
 }
 
-/** Records every socket the code opens and lets through only those that end up at 127.0.0.1. */
-function loopbackOnly() {
-  const attempts: string[] = [];
-  const safe = <T extends { host?: string | undefined; lookup?: LookupFunction | undefined }>(options: T): T => {
-    const host = options.host ?? "";
-    attempts.push(host);
-    if (isIP(host)) {
-      if (host !== "127.0.0.1") throw new Error(`test safety: refused a connection to ${host}`);
-      return options;
-    }
-    const lookup = options.lookup;
-    if (!lookup) throw new Error(`test safety: a connection to ${host} without the guard's lookup`);
-    const guarded: LookupFunction = (hostname, lookupOptions, callback) =>
-      lookup(hostname, lookupOptions, (error, address, family) => {
-        const list = typeof address === "string" ? [address] : (address ?? []).map((entry) => entry.address);
-        if (!error && list.some((ip) => ip !== "127.0.0.1")) return callback(new Error(`test safety: ${hostname} resolved to ${list.join(", ")}`), "", 0);
-        callback(error, address, family);
-      });
-    return { ...options, lookup: guarded };
-  };
-  const realNet = net.connect.bind(net) as (options: NetConnectOpts) => net.Socket;
-  const realTls = tls.connect.bind(tls) as (options: ConnectionOptions) => tls.TLSSocket;
-  vi.spyOn(net, "connect").mockImplementation(((options: NetConnectOpts) => realNet(safe(options as NetConnectOpts & { host?: string }))) as typeof net.connect);
-  vi.spyOn(tls, "connect").mockImplementation(((options: ConnectionOptions) => realTls(safe(options))) as typeof tls.connect);
-  return attempts;
-}
 
 function rules(lookup: LookupFunction, extra: Partial<NetworkRules> = {}): NetworkRules {
   return {
@@ -235,7 +209,7 @@ describe("with the built-in fetch", () => {
   }
 
   it("sends a Request's method, headers and body; init given with it wins", async () => {
-    loopbackOnly();
+    loopbackOnlyConnections();
     const server = await echoServer();
     const { lookup } = resolver({ localhost: ["127.0.0.1"] });
     const guarded = guardNetwork(loopbackRules(lookup));
@@ -251,7 +225,7 @@ describe("with the built-in fetch", () => {
   });
 
   it("sends init's method, headers and body with a URL", async () => {
-    loopbackOnly();
+    loopbackOnlyConnections();
     const server = await echoServer();
     const { lookup } = resolver({});
     const guarded = guardNetwork(loopbackRules(lookup));
@@ -261,7 +235,7 @@ describe("with the built-in fetch", () => {
   });
 
   it("resolves a name through the guard's lookup at connect time, and keeps the connection for the next request", async () => {
-    const attempts = loopbackOnly();
+    const attempts = loopbackOnlyConnections();
     const server = await echoServer();
     const { lookup, asked } = resolver({ "as.localhost": ["127.0.0.1"] });
     const guarded = guardNetwork(loopbackRules(lookup));
@@ -276,19 +250,18 @@ describe("with the built-in fetch", () => {
 
   it("serves sockets that ask for a single address (autoSelectFamily off)", async () => {
     net.setDefaultAutoSelectFamily(false);
-    loopbackOnly();
+    loopbackOnlyConnections();
     const server = await echoServer();
     const { lookup } = resolver({ "as.localhost": ["127.0.0.1"] });
     const response = await guardNetwork(loopbackRules(lookup))(`http://as.localhost:${server.port}/one`);
     await expect(response.json()).resolves.toMatchObject({ path: "/one" });
   });
 
-  // Known bug (reported, not fixed here): resolveAll reads a one-string answer as family 0, which
-  // net.connect's happy-eyeballs path refuses ("Invalid address family: 0"). dns.lookup itself always
-  // answers `all` with a list, so only a custom resolver (the test seam) can hit this. Proposed fix in
-  // resolveAll: `family: family ?? isIP(addresses)`.
-  it.fails("connects when the resolver gives the connect-time answer as one string", async () => {
-    loopbackOnly();
+  // resolveAll read a one-string answer as family 0, which net.connect's happy-eyeballs path refuses
+  // ("Invalid address family: 0"). dns.lookup always answers `all` with a list, so only a custom resolver
+  // (the test seam) could hit it.
+  it("connects when the resolver gives the connect-time answer as one string", async () => {
+    loopbackOnlyConnections();
     const server = await echoServer();
     const { lookup } = resolver({ "as.localhost": "127.0.0.1" });
     const response = await guardNetwork(loopbackRules(lookup))(`http://as.localhost:${server.port}/one`);
@@ -297,7 +270,7 @@ describe("with the built-in fetch", () => {
 
   it("with autoSelectFamily off, a rebinding name is still refused at connect time", async () => {
     net.setDefaultAutoSelectFamily(false);
-    const attempts = loopbackOnly();
+    const attempts = loopbackOnlyConnections();
     const { lookup } = resolver({ "mcp.test": "203.0.113.10", "rebind.test": (call) => (call === 1 ? "203.0.113.20" : "127.0.0.1") });
     const error = await rejection(guardNetwork(rules(lookup))("https://rebind.test:8443/m"));
     expect(isOAuthError(error, "private_address") && error.message).toContain("rebind.test (127.0.0.1): a loopback address");
@@ -306,7 +279,7 @@ describe("with the built-in fetch", () => {
 
   it("a connect-time answer that mixes a public address with a private one is refused, whichever comes first", async () => {
     for (const mixed of [["203.0.113.20", "10.0.0.1"], ["10.0.0.1", "203.0.113.20"]]) {
-      loopbackOnly();
+      loopbackOnlyConnections();
       const { lookup } = resolver({ "mcp.test": "203.0.113.10", "mixed.test": (call) => (call === 1 ? "203.0.113.20" : mixed) });
       const error = await rejection(guardNetwork(rules(lookup))("https://mixed.test:8443/m"));
       expect(isOAuthError(error, "private_address") && error.message).toContain("mixed.test (10.0.0.1): a private address");
@@ -315,7 +288,7 @@ describe("with the built-in fetch", () => {
   });
 
   it("a connect-time lookup that fails ends the request with fetch's network error at once, not with a hang", async () => {
-    const attempts = loopbackOnly();
+    const attempts = loopbackOnlyConnections();
     const failing = Object.assign(new Error("getaddrinfo EAI_AGAIN flaky.localhost"), { code: "EAI_AGAIN" });
     // The MCP URL is loopback, so the guard's own check resolves nothing: the only lookup is the socket's.
     const { lookup, asked } = resolver({ "flaky.localhost": failing });

@@ -1,12 +1,12 @@
 import type { LookupAddress } from "node:dns";
-import net, { createServer, isIP, type LookupFunction, type NetConnectOpts } from "node:net";
-import tls, { type ConnectionOptions } from "node:tls";
+import { createServer, isIP, type AddressInfo, type LookupFunction } from "node:net";
 import Keyv from "keyv";
 import { MockAgent, request } from "undici";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { resolverSeam } from "../src/guard-network.js";
 import { isOAuthError, OAuth, type OAuthError, type OAuthOptions } from "../src/index.js";
 import { cleanupAfterEach } from "./support/local-server.js";
+import { loopbackOnlyConnections } from "./support/loopback-only.js";
 import { asMetadata, startMetadataServer } from "./support/metadata-server.js";
 
 /*
@@ -40,32 +40,6 @@ function resolver(table: Record<string, Answer>) {
   return { lookup, asked };
 }
 
-/** Every socket the code opens, recorded; only connections that end up at 127.0.0.1 are let through. */
-function connections() {
-  const attempts: string[] = [];
-  const safeOptions = <T extends { host?: string | undefined; lookup?: LookupFunction | undefined }>(options: T): T => {
-    const host = options.host ?? "";
-    attempts.push(host);
-    if (isIP(host)) {
-      if (host !== "127.0.0.1") throw new Error(`test safety: refused a connection to ${host}`);
-      return options;
-    }
-    const lookup = options.lookup;
-    if (!lookup) throw new Error(`test safety: a connection to ${host} without the library's lookup`);
-    const guarded: LookupFunction = (hostname, lookupOptions, callback) =>
-      lookup(hostname, lookupOptions, (error, address, family) => {
-        const list = typeof address === "string" ? [address] : (address ?? []).map((entry) => entry.address);
-        if (!error && list.some((ip) => ip !== "127.0.0.1")) return callback(new Error(`test safety: ${hostname} resolved to ${list.join(", ")}`), "", 0);
-        callback(error, address, family);
-      });
-    return { ...options, lookup: guarded };
-  };
-  const realNet = net.connect.bind(net) as (options: NetConnectOpts) => net.Socket;
-  const realTls = tls.connect.bind(tls) as (options: ConnectionOptions) => tls.TLSSocket;
-  vi.spyOn(net, "connect").mockImplementation(((options: NetConnectOpts) => realNet(safeOptions(options as NetConnectOpts & { host?: string }))) as typeof net.connect);
-  vi.spyOn(tls, "connect").mockImplementation(((options: ConnectionOptions) => realTls(safeOptions(options))) as typeof tls.connect);
-  return attempts;
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -80,7 +54,7 @@ async function tcpCounter(): Promise<{ port: number; count: () => number }> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   closeLater(() => new Promise((resolve) => server.close(resolve)));
-  return { port: (server.address() as net.AddressInfo).port, count: () => count };
+  return { port: (server.address() as AddressInfo).port, count: () => count };
 }
 
 function options(lookup: LookupFunction, extra: Partial<OAuthOptions> = {}): OAuthOptions {
@@ -136,7 +110,7 @@ describe("construction: http: MCP URLs", () => {
 
 describe("discovered http: URLs", () => {
   it("are refused for a non-loopback MCP URL even when they are loopback (insecure_endpoint), before any connection", async () => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const server = await startMetadataServer();
     closeLater(server.close);
     const { lookup } = resolver({ "mcp.test": "203.0.113.10" });
@@ -147,7 +121,7 @@ describe("discovered http: URLs", () => {
   });
 
   it("are allowed with allowInsecureHttp (here with allowPrivateNetworks too, so that 127.0.0.1 may be reached)", async () => {
-    connections();
+    loopbackOnlyConnections();
     const server = await startMetadataServer({ "/prm": { status: 500 } });
     closeLater(server.close);
     const { lookup } = resolver({ "mcp.test": "203.0.113.10" });
@@ -157,7 +131,7 @@ describe("discovered http: URLs", () => {
   });
 
   it("on a host that is not loopback are refused even with allowInsecureHttp (C8), before any connection", async () => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const { lookup, asked } = resolver({ "mcp.test": "203.0.113.10", "as.test": "203.0.113.11" });
     const error = await discoverThroughBuiltInFetch(new OAuth(options(lookup, { allowInsecureHttp: true })), "http://as.test/prm");
     expect(expectCode(error, "insecure_endpoint").message).toContain("resource_metadata URL must use https:");
@@ -190,7 +164,7 @@ describe("a public MCP server cannot lead the client to a more private address (
   ];
 
   it.each(classes)("%s as a literal: private_address, no connection", async (_name, address, found) => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const { lookup } = resolver({ "mcp.test": "203.0.113.10" });
     const host = isIP(address) === 6 ? `[${address}]` : address;
     const error = await discoverThroughBuiltInFetch(new OAuth(options(lookup)), `https://${host}/latest/meta-data`);
@@ -200,7 +174,7 @@ describe("a public MCP server cannot lead the client to a more private address (
   });
 
   it.each(classes)("%s behind a name (metadata.test): private_address naming host and address, no connection", async (_name, address, found) => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const { lookup, asked } = resolver({ "mcp.test": "203.0.113.10", "metadata.test": address });
     const error = await discoverThroughBuiltInFetch(new OAuth(options(lookup)), "https://metadata.test/latest/meta-data?token=not-in-message");
     const refusal = expectCode(error, "private_address");
@@ -211,7 +185,7 @@ describe("a public MCP server cannot lead the client to a more private address (
   });
 
   it("a name with one refused address among public ones is refused; localhost without asking the resolver", async () => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const { lookup, asked } = resolver({ "mcp.test": "203.0.113.10", "mixed.test": ["203.0.113.20", "10.0.0.1"] });
     expectCode(await discoverThroughBuiltInFetch(new OAuth(options(lookup)), "https://mixed.test/prm"), "private_address");
     expectCode(await discoverThroughBuiltInFetch(new OAuth(options(lookup)), "https://api.localhost/prm"), "private_address");
@@ -220,7 +194,7 @@ describe("a public MCP server cannot lead the client to a more private address (
   });
 
   it("a public discovered host passes the rule (and reaches the connection, which the test stops)", async () => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const { lookup } = resolver({ "mcp.test": "203.0.113.10", "as.test": "203.0.113.20" });
     const error = await discoverThroughBuiltInFetch(new OAuth(options(lookup)), "https://as.test/prm");
     expect(expectCode(error, "discovery_failed").message).toContain("network error");
@@ -228,7 +202,7 @@ describe("a public MCP server cannot lead the client to a more private address (
   });
 
   it("a private MCP server may lead to private hosts, not to link-local or loopback ones", async () => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const { lookup } = resolver({ "mcp.test": "10.0.0.5", "intranet.test": "192.168.7.7", "metadata.test": "169.254.169.254" });
     expectCode(await discoverThroughBuiltInFetch(new OAuth(options(lookup)), "https://metadata.test/prm"), "private_address");
     expectCode(await discoverThroughBuiltInFetch(new OAuth(options(lookup)), "https://127.0.0.1/prm"), "private_address");
@@ -240,7 +214,7 @@ describe("a public MCP server cannot lead the client to a more private address (
 
 describe("DNS rebinding", () => {
   it("a name that resolves public when checked and 127.0.0.1 when connecting is refused by the connect-time lookup", async () => {
-    const attempts = connections();
+    const attempts = loopbackOnlyConnections();
     const target = await tcpCounter();
     let answers = 0;
     const { lookup, asked } = resolver({ "mcp.test": "203.0.113.10", "rebind.test": () => (answers++ === 0 ? "203.0.113.10" : "127.0.0.1") });
@@ -254,7 +228,7 @@ describe("DNS rebinding", () => {
 
 describe("allowPrivateNetworks and origins named in options", () => {
   it("allowPrivateNetworks lifts the rule, names included", async () => {
-    connections();
+    loopbackOnlyConnections();
     const server = await startMetadataServer({ "/prm": { status: 500 } });
     closeLater(server.close);
     const port = new URL(server.origin).port;
@@ -266,7 +240,7 @@ describe("allowPrivateNetworks and origins named in options", () => {
   });
 
   it("the authorizationServer option's origin is not held to the MCP server's class; other private hosts still are", async () => {
-    connections();
+    loopbackOnlyConnections();
     const server = await startMetadataServer();
     closeLater(server.close);
     server.routes["/.well-known/oauth-protected-resource"] = { body: { resource: publicMcpUrl, authorization_servers: [server.origin] } };
