@@ -127,10 +127,11 @@ describe("malformed envelopes", () => {
     expect(decryptionFailed(open({ ...small, __encrypted_data__: unpadded }))).toBe(true);
   });
 
-  it("a version that is not an integer, or a missing one, is refused", () => {
+  it("a version that is not an integer, or a missing one, and data that is not a string are refused", () => {
     for (const version of [0.5, 1.5, undefined, null, true])
       expect(decryptionFailed(open({ __encrypted_data__: sealed.__encrypted_data__, ...(version === undefined ? {} : { __encryption_version__: version }) }))).toBe(true);
-    expect(decryptionFailed(open({ __encrypted_data__: 12, __encryption_version__: 1 }))).toBe(true);
+    // Data that is not a string, whatever it would look like as one ("null", "1234"): refused, not a TypeError.
+    for (const data of [null, 1234, true, ["QUJD"]]) expect(decryptionFailed(open({ __encrypted_data__: data, __encryption_version__: 1 }))).toBe(true);
   });
 
   it("no error message carries the stored value", async () => {
