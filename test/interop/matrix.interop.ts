@@ -6,6 +6,7 @@
  * from this run (see ./report.ts).
  */
 import { mkdtemp, rm } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,6 +108,9 @@ async function runCell(server: RunningServer, client: ClientPeer, step: { name: 
     expect(browser.opened, "authorization URLs opened").toHaveLength(1);
 
     step.name = "second instance on the same store";
+    // Past any access token the first instance got: its second instance refreshes from the store, never
+    // racing the server's clock with a token in its last milliseconds (RunningServer.dropsRefreshTokenOnExpiredUse).
+    if (server.dropsRefreshTokenOnExpiredUse) await sleep(server.accessTokenTtlMs + 1000);
     const second = await client.session({ mcpUrl: server.mcpUrl, stateDir, browser, calls: [{ a: 4, b: 4, waitBeforeMs: 0 }] });
     expect(second).toEqual(["8"]);
     expect(browser.opened, "authorization URLs opened after the second instance").toHaveLength(1);

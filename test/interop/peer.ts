@@ -17,6 +17,14 @@ export interface RunningServer {
   readonly mcpUrl: string;
   /** Access tokens live this long, so that the scenario can wait past it and watch a refresh. */
   readonly accessTokenTtlMs: number;
+  /**
+   * The server deletes a refresh token when the expired access token issued with it is presented (FastMCP's
+   * InMemoryOAuthProvider, see known-red.ts). A client that checks expiry without a margin (the Python
+   * SDK's) can present a token in its last milliseconds and lose its refresh token to that race; the
+   * scenario then lets the token expire for certain before the second instance starts, so that the cell
+   * tests the refresh from the shared store rather than a coin toss on the clock.
+   */
+  readonly dropsRefreshTokenOnExpiredUse?: boolean;
   /** Token requests received so far, by grant type. */
   grants(): Promise<GrantCounts>;
   close(): Promise<void>;
