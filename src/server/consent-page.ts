@@ -1,4 +1,5 @@
 import { isLoopbackHost } from "../back-channel.js";
+import { isClientIdUrl } from "./client-metadata-documents.js";
 import { escapeHtml, page, pageHeaders } from "./html.js";
 
 export interface ConsentView {
@@ -35,13 +36,23 @@ export function renderConsentPage(view: ConsentView, secureCookie: boolean): Res
   const host = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.host : redirect.protocol;
   const local = (redirect.protocol === "http:" && isLoopbackHost(redirect.hostname)) || !redirect.protocol.startsWith("http");
   const name = view.clientName ? escapeHtml(view.clientName) : `an unnamed application (${escapeHtml(view.clientId)})`;
+  // S12: a metadata document client is known by the host serving its document, which is what the user
+  // can judge; a name in the document is the client's own claim.
+  const documentHost = isClientIdUrl(view.clientId) && URL.canParse(view.clientId) ? escapeHtml(new URL(view.clientId).host) : undefined;
+  const identity = documentHost
+    ? `<p>This application is identified by <strong id="client-id-host">${documentHost}</strong> (its client ID is <code>${escapeHtml(view.clientId)}</code>).</p>\n${
+        local
+          ? `<p id="impersonation-warning"><strong>Warning:</strong> the answer goes to a program on your own computer, not to ${documentHost}. Any program can present ${documentHost}'s client ID this way: approve only if you started this application yourself just now.</p>\n`
+          : ""
+      }`
+    : "";
   // No scope is not no access: the token gets whatever this server allows without one.
   const scopes =
     view.scopes.length > 0
       ? `<p>It asks for:</p>\n<ul>${view.scopes.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join("")}</ul>`
       : "<p>It asks for no particular scope, which means the access this server gives every application you authorize: possibly all it offers.</p>";
-  const body = `<h1>Authorize ${name}?</h1>
-<p><strong id="client-name">${name}</strong> wants to access <code>${escapeHtml(view.resource)}</code> as <strong>${escapeHtml(view.subject)}</strong>.</p>
+  const body = `<h1>Authorize ${name}${documentHost ? ` from ${documentHost}` : ""}?</h1>
+${identity}<p><strong id="client-name">${name}</strong> wants to access <code>${escapeHtml(view.resource)}</code> as <strong>${escapeHtml(view.subject)}</strong>.</p>
 <p>The answer will be sent to <strong id="redirect-host">${escapeHtml(host)}</strong>.${
     local ? " That is an application on your own computer: approve only if you just started it." : ""
   }</p>

@@ -46,6 +46,7 @@ export function authorizationServerMetadata(o: ResolvedProviderOptions): Record<
     token_endpoint_auth_methods_supported: authMethods,
     code_challenge_methods_supported: ["S256"],
     authorization_response_iss_parameter_supported: true,
+    ...(o.clientMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
     ...(o.serviceDocumentationUrl ? { service_documentation: o.serviceDocumentationUrl } : {}),
   };
 }

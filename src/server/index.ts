@@ -2,7 +2,7 @@ export { OAuthProvider, type RequestInfo } from "./oauth-provider.js";
 export { RedisRateLimiter, type RedisRateLimitClient } from "./redis-rate-limiter.js";
 export { MemoryRateLimiter, defaultRateLimits, type RateLimiter, type RateLimitRule, type RateLimitOptions, type EndpointLimits, type LimitedEndpoint } from "./rate-limit.js";
 export { InMemoryOAuthProvider, type InMemoryOAuthProviderOptions } from "./in-memory-provider.js";
-export type { OAuthProviderOptions, ClientRegistrationOptions, RevocationOptions, ResolvedProviderOptions } from "./options.js";
+export type { OAuthProviderOptions, ClientRegistrationOptions, ClientMetadataDocumentOptions, RevocationOptions, ResolvedProviderOptions } from "./options.js";
 export { OAuthServerError } from "./server-errors.js";
 export type { BearerCheck, BearerOptions } from "./require-bearer.js";
 export { hashToken } from "./token-crypto.js";

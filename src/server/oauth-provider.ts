@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { isLoopbackHost } from "../back-channel.js";
+import { ClientMetadataDocuments, isClientIdUrl } from "./client-metadata-documents.js";
 import { preflight, withCors } from "./cors.js";
 import { authorizationResponseUrl, handleAuthorize, mintAuthorizationCode } from "./handle-authorize.js";
 import { authorizationServerMetadata, metadataPaths, metadataResponse, protectedResourceMetadata } from "./handle-metadata.js";
@@ -53,10 +54,13 @@ export abstract class OAuthProvider {
   /** The resolved options: issuer, resource, endpoint URLs, lifetimes. */
   protected readonly options: ResolvedProviderOptions;
   readonly #routes: Map<string, Route>;
+  readonly #documents: ClientMetadataDocuments | undefined;
 
   /** `extraShape` lets a subclass validate its own options with the same zod check (unknown keys are refused). */
   constructor(options: OAuthProviderOptions, extraShape: z.ZodRawShape = {}) {
     this.options = resolveProviderOptions(options, extraShape);
+    const documents = this.options.clientMetadataDocuments;
+    this.#documents = documents ? new ClientMetadataDocuments({ ...this.options, clientMetadataDocuments: documents }) : undefined;
     this.#routes = this.#buildRoutes();
   }
 
@@ -82,7 +86,10 @@ export abstract class OAuthProvider {
 
   // ---- Abstract methods: what a subclass must provide, and must guarantee. ----
 
-  /** The client with this id, or undefined. Called on every authorization, token and revocation request. */
+  /**
+   * The client with this id, or undefined. Called on every authorization, token and revocation request,
+   * except with `clientMetadataDocuments` on for an `https:` URL id: that client is its metadata document.
+   */
   abstract getClient(clientId: string): Promise<RegisteredClient | undefined>;
 
   /** Stores a newly registered client (already validated; `client_id` fresh; the secret only as a hash). */
@@ -259,17 +266,28 @@ export abstract class OAuthProvider {
     const metadata = async () => metadataResponse(authorizationServerMetadata(o));
     for (const path of metadataPaths(o.issuer)) routes.set(path, { methods: "GET, HEAD", cors: true, handle: metadata });
     routes.set(new URL(o.resourceMetadataUrl).pathname, { methods: "GET, HEAD", cors: true, handle: async () => metadataResponse(protectedResourceMetadata(o)) });
+    // A URL client id is its metadata document when those are on; any other id is the subclass's.
+    const getClient = (id: string) => (this.#documents && isClientIdUrl(id) ? this.#documents.get(id) : this.getClient(id));
     const authorizeDeps = {
-      getClient: (id: string) => this.getClient(id),
+      getClient,
       trustsRedirectUri: (client: RegisteredClient, uri: string) => this.trustsRedirectUri(client, uri),
       authorize: (client: RegisteredClient, request: AuthorizationRequest, http: Request) => this.authorize(client, request, http),
     };
+    const tokenDeps = {
+      getClient,
+      loadAuthorizationCode: (id: string) => this.loadAuthorizationCode(id),
+      exchangeAuthorizationCode: (code: AuthorizationCode, tokens: TokenSet) => this.exchangeAuthorizationCode(code, tokens),
+      loadRefreshToken: (id: string) => this.loadRefreshToken(id),
+      loadAccessToken: (id: string) => this.loadAccessToken(id),
+      exchangeRefreshToken: (current: RefreshToken, rotation: RefreshRotation) => this.exchangeRefreshToken(current, rotation),
+      revokeToken: (revocation: Revocation) => this.revokeToken(revocation),
+    };
     routes.set(`${o.basePath}/authorize`, { methods: "GET, POST", cors: false, handle: (r) => handleAuthorize(r, o, authorizeDeps), limit: "authorize" });
-    routes.set(`${o.basePath}/token`, { methods: "POST", cors: true, handle: (r) => handleToken(r, o, this), limit: "token" });
+    routes.set(`${o.basePath}/token`, { methods: "POST", cors: true, handle: (r) => handleToken(r, o, tokenDeps), limit: "token" });
     if (o.registration.enabled) {
       routes.set(`${o.basePath}/register`, { methods: "POST", cors: true, handle: (r) => handleRegister(r, o, (client) => this.registerClient(client)), limit: "register" });
     }
-    if (o.revocationEnabled) routes.set(`${o.basePath}/revoke`, { methods: "POST", cors: true, handle: (r) => handleRevoke(r, o, this), limit: "revoke" });
+    if (o.revocationEnabled) routes.set(`${o.basePath}/revoke`, { methods: "POST", cors: true, handle: (r) => handleRevoke(r, o, tokenDeps), limit: "revoke" });
     return routes;
   }
 }

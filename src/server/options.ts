@@ -1,3 +1,5 @@
+import { lookup as dnsLookup } from "node:dns";
+import type { LookupFunction } from "node:net";
 import { z } from "zod";
 import { isLoopbackHost } from "../back-channel.js";
 import { OAuthError } from "../errors.js";
@@ -27,6 +29,73 @@ export interface RevocationOptions {
   enabled?: boolean;
 }
 
+/**
+ * Client ID Metadata Documents (MCP 2025-11-25, draft-ietf-oauth-client-id-metadata-document): a client
+ * whose `client_id` is an `https:` URL is described by the JSON document served at that URL, fetched when
+ * the client first shows up instead of being registered.
+ */
+export interface ClientMetadataDocumentOptions {
+  /**
+   * Accept `https:` URL client ids and advertise `client_id_metadata_document_supported`. Default `false`:
+   * turning it on lets anyone make this server fetch a URL of their choice (within the rules below).
+   */
+  enabled?: boolean;
+  /** Largest document accepted, in bytes. Default 5120. */
+  maxBytes?: number;
+  /** Time allowed for the whole fetch (connection, headers and body), in milliseconds. Default 5000. */
+  timeoutMs?: number;
+  /**
+   * How long a fetched document is used, in seconds: its `Cache-Control: max-age`, kept within these
+   * bounds (`no-store`, `no-cache` or no max-age: the minimum). Default 60 and 86400.
+   */
+  cacheMinSeconds?: number;
+  cacheMaxSeconds?: number;
+  /** Documents kept at most; the least recently used goes first. Default 1000. */
+  cacheEntries?: number;
+  /** Policy before any fetch, e.g. an allow-list of hosts. `false` refuses the client (`invalid_client`). */
+  allowFetch?: (url: URL) => boolean | Promise<boolean>;
+  /** Policy on the validated client, before it is used. `false` refuses it (`invalid_client`). */
+  allowClient?: (client: RegisteredClient) => boolean | Promise<boolean>;
+  /**
+   * Development and tests only: documents on loopback, private and link-local addresses. Without it a
+   * document host must resolve to public addresses only, checked on the address the connection uses.
+   */
+  allowPrivateNetworks?: boolean;
+  /** Certificate authorities (PEM) trusted for document hosts instead of Node's bundle: a private PKI, or a test CA. */
+  ca?: string | string[];
+  /** Resolves document hosts, as `dns.lookup` does. Default: `dns.lookup`. Tests map names with it. */
+  lookup?: LookupFunction;
+}
+
+export interface ResolvedClientMetadataDocuments {
+  maxBytes: number;
+  timeoutMs: number;
+  cacheMinMs: number;
+  cacheMaxMs: number;
+  cacheEntries: number;
+  allowFetch: ClientMetadataDocumentOptions["allowFetch"];
+  allowClient: ClientMetadataDocumentOptions["allowClient"];
+  allowPrivateNetworks: boolean;
+  ca: string | string[] | undefined;
+  lookup: LookupFunction;
+}
+
+function resolveClientMetadataDocuments(options: ClientMetadataDocumentOptions | undefined): ResolvedClientMetadataDocuments | undefined {
+  if (!options?.enabled) return undefined;
+  return {
+    maxBytes: options.maxBytes ?? 5120,
+    timeoutMs: options.timeoutMs ?? 5000,
+    cacheMinMs: (options.cacheMinSeconds ?? 60) * 1000,
+    cacheMaxMs: (options.cacheMaxSeconds ?? 86_400) * 1000,
+    cacheEntries: options.cacheEntries ?? 1000,
+    allowFetch: options.allowFetch,
+    allowClient: options.allowClient,
+    allowPrivateNetworks: options.allowPrivateNetworks ?? false,
+    ca: options.ca,
+    lookup: options.lookup ?? (dnsLookup as LookupFunction),
+  };
+}
+
 /** Options of an `OAuthProvider`. Only `baseUrl` is required. */
 export interface OAuthProviderOptions {
   /** Where the authorization server endpoints are served: `<baseUrl>/authorize`, `/token`, `/register`, `/revoke`. `https:`, or `http:` on a loopback host. */
@@ -40,6 +109,8 @@ export interface OAuthProviderOptions {
   /** Human-readable documentation, advertised as `service_documentation` and `resource_documentation`. */
   serviceDocumentationUrl?: string | URL;
   clientRegistration?: ClientRegistrationOptions;
+  /** Client ID Metadata Documents: `https:` URL client ids, fetched instead of registered. Off by default. */
+  clientMetadataDocuments?: ClientMetadataDocumentOptions;
   revocation?: RevocationOptions;
   /** Scopes every MCP request must carry (else 403 `insufficient_scope`); also named in the 401 challenge. Within `clientRegistration.validScopes` when set. Default none. */
   requiredScopes?: string[];
@@ -93,6 +164,8 @@ export interface ResolvedProviderOptions {
   /** Undefined when rate limiting is off. */
   rateLimits: { limiter: RateLimiter; endpoints: Partial<Record<LimitedEndpoint, EndpointLimits>> } | undefined;
   revocationEnabled: boolean;
+  /** Undefined when metadata documents are off. */
+  clientMetadataDocuments: ResolvedClientMetadataDocuments | undefined;
   requiredScopes: string[];
   /** What `scopes_supported` advertises, and what an authorization request may ask for. */
   scopesSupported: string[];
@@ -132,6 +205,23 @@ export const providerOptionsShape = {
       allow: fn.optional(),
     })
     .strict()
+    .optional(),
+  clientMetadataDocuments: z
+    .object({
+      enabled: z.boolean().optional(),
+      maxBytes: z.number().int().positive().max(1_048_576).optional(),
+      timeoutMs: z.number().int().positive().max(60_000).optional(),
+      cacheMinSeconds: z.number().int().min(0).optional(),
+      cacheMaxSeconds: z.number().int().min(0).optional(),
+      cacheEntries: z.number().int().positive().optional(),
+      allowFetch: fn.optional(),
+      allowClient: fn.optional(),
+      allowPrivateNetworks: z.boolean().optional(),
+      ca: z.union([z.string(), z.array(z.string())]).optional(),
+      lookup: fn.optional(),
+    })
+    .strict()
+    .refine((value) => (value.cacheMinSeconds ?? 60) <= (value.cacheMaxSeconds ?? 86_400), "cacheMinSeconds is above cacheMaxSeconds")
     .optional(),
   revocation: z.object({ enabled: z.boolean().optional() }).strict().optional(),
   requiredScopes: z.array(scopeToken).optional(),
@@ -210,6 +300,7 @@ export function resolveProviderOptions(options: OAuthProviderOptions, extraShape
       allow: registration.allow,
     },
     revocationEnabled: options.revocation?.enabled ?? false,
+    clientMetadataDocuments: resolveClientMetadataDocuments(options.clientMetadataDocuments),
     requiredScopes: options.requiredScopes ?? [],
     scopesSupported: validScopes,
     accessTokenTtlMs: (options.accessTokenTtlSeconds ?? 3600) * 1000,
