@@ -65,7 +65,18 @@ describe("what a dynamic registration asks for", () => {
     const s = await server();
     const error = await registerClient(metadata(s, { registration_endpoint: undefined }) as AuthorizationServerMetadata, redirect, options(), fetch).catch((e: unknown) => e);
     expect(isOAuthError(error, "registration_failed")).toBe(true);
+    // Our own explanation, naming the way out, not oauth4webapi's complaint about a missing endpoint.
+    expect((error as Error).message).toBe(
+      `authorization server ${s.origin} offers no dynamic registration and no client is configured; pass \`clientId\` (and \`clientSecret\`) or \`clientMetadataUrl\``,
+    );
     expect(s.seen).toHaveLength(0);
+  });
+
+  it("a failed registration names its endpoint, and says it gave up only when it did", async () => {
+    const s = await server({ status: 400, body: { error: "invalid_client_metadata", error_description: "no" } });
+    const error = (await registerClient(metadata(s), redirect, options(), fetch).catch((e: unknown) => e)) as Error;
+    expect(isOAuthError(error, "registration_failed")).toBe(true);
+    expect(error.message).toBe(`dynamic client registration at ${s.origin}/register: server answered 400 invalid_client_metadata: no`);
   });
 });
 
@@ -100,6 +111,18 @@ describe("what is kept of the server's answer", () => {
     expect(await registerClient(metadata(s), redirect, options(), fetch)).toMatchObject({ client_id: "a", client_secret: "CS-a", client_secret_expires_at: 0 });
     expect(await registerClient(metadata(s), redirect, options(), fetch)).toMatchObject({ client_id: "b", client_secret_expires_at: 2_000_000_000 });
     expect(await registerClient(metadata(s), redirect, options(), fetch)).not.toHaveProperty("client_secret_expires_at");
+  });
+
+  it("a 201 whose JSON is not an object is refused as such, never read as one", async () => {
+    for (const body of ["null", "[]", '"client"', "5"]) {
+      const s = await server({ status: 201, body, type: "application/json" });
+      const error = (await registerClient(metadata(s), redirect, options(), fetch).catch((e: unknown) => e)) as Error;
+      expect(isOAuthError(error, "registration_failed")).toBe(true);
+      // oauth4webapi's own check speaks; reading a field of `null` would have thrown a TypeError first.
+      const chain = [error, error.cause].map((e) => (e instanceof Error ? e.message : String(e))).join(" | ");
+      expect(chain).not.toMatch(/Cannot read properties/);
+      expect(chain).toMatch(/object/i);
+    }
   });
 
   it("an error answer is still an error (status kept), whatever its body", async () => {
@@ -161,6 +184,12 @@ describe("when a stored registration's secret counts as expired", () => {
     expect(isUsableRegistration(client({ client_secret: "s", client_secret_expires_at: 0 }), redirect, now)).toBe(true);
     expect(isUsableRegistration(client({ client_secret: "s" }), redirect, now)).toBe(true);
     expect(isUsableRegistration(client({ client_secret_expires_at: 1 }), redirect, now)).toBe(true);
+  });
+
+  it("the scope check compares whole scope tokens", () => {
+    expect(isUsableRegistration(client({ scope: "mcp:tools mcp:admin" }), redirect, now, "mcp:admin")).toBe(true);
+    expect(isUsableRegistration(client({ scope: "mcp:tools mcp:admin" }), redirect, now, "mcp:tools mcp:admin")).toBe(true);
+    expect(isUsableRegistration(client({ scope: "mcp:tools" }), redirect, now, "mcp")).toBe(false);
   });
 
   it("the scope check ignores empty scope tokens", () => {

@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The client's security-critical modules, most critical first. */
+/** The security-critical modules, the client's first (most critical first), then the server's. */
 const modules = [
   "src/authorize.ts",
   "src/listen-for-callback.ts",
@@ -46,6 +46,17 @@ const modules = [
   "src/token-lock.ts",
   "src/file-lock.ts",
   "src/redis-lock.ts",
+  // The server's security modules (issue 11): redirect URIs, /authorize, both grants, client
+  // authentication, the bearer guard, registration, consent, metadata documents.
+  "src/server/redirect-uri.ts",
+  "src/server/handle-authorize.ts",
+  "src/server/grant-authorization-code.ts",
+  "src/server/grant-refresh-token.ts",
+  "src/server/authenticate-client.ts",
+  "src/server/require-bearer.ts",
+  "src/server/handle-register.ts",
+  "src/server/consent-page.ts",
+  "src/server/client-metadata-documents.ts",
 ];
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
