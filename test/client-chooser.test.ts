@@ -89,6 +89,12 @@ describe("a new registration", () => {
       expect(isOAuthError(error, "insecure_endpoint")).toBe(true);
     }
     expect(requested).toEqual([]);
+    // The registration endpoint is what is checked, not the authorization endpoint beside it.
+    const mixed = discovery(s, { registration_endpoint: "http://as.example.com/register" });
+    const error = await chooser.prepare(mixed, "http://127.0.0.1:4000/callback", undefined, undefined).catch((e: unknown) => e);
+    expect(isOAuthError(error, "insecure_endpoint")).toBe(true);
+    expect((error as Error).message).toContain("registration_endpoint");
+    expect(requested).toEqual([]);
   });
 
   it("is kept in the store until its secret expires (at least a millisecond), and without a TTL when it does not expire", async () => {
@@ -126,6 +132,32 @@ describe("a new registration", () => {
     expect(chooser.registered).toBe(false);
     expect(await store.getClient(s.origin)).toBeUndefined();
     expect((await chooser.prepare(discovery(s), redirect, undefined, undefined)).client_id).toBe("second");
+  });
+
+  it("a stored registration is checked with the server once, then counts as registered and is used without a check", async () => {
+    const s = await server();
+    const { chooser, store, events } = setup();
+    const redirect = "http://127.0.0.1:4000/callback";
+    const stored = registration(redirect);
+    await store.setClient(s.origin, stored);
+    expect((await chooser.prepare(discovery(s), redirect, stored, undefined)).client_id).toBe("c");
+    expect(events).toContainEqual({ type: "client_ready", clientId: "c", source: "stored" });
+    // A server may forget a stored registration: it counts as registered, so an invalid_client drops it.
+    expect(chooser.registered).toBe(true);
+    expect((await chooser.prepare(discovery(s), redirect, stored, undefined)).client_id).toBe("c");
+    expect(s.count("/authorize")).toBe(1);
+    expect(s.count("/register")).toBe(0);
+  });
+
+  it("the registration in use is what a refresh uses, even once the store lost it; dropping with none in use names no client", async () => {
+    const s = await server({ status: 201, body: { client_id: "in-use", client_secret_expires_at: 0 } });
+    const { chooser, store, events } = setup();
+    await chooser.prepare(discovery(s), "http://127.0.0.1:4000/callback", undefined, undefined);
+    await store.delete("client", s.origin);
+    expect(await chooser.known(discovery(s).authorizationServer)).toMatchObject({ record: { client_id: "in-use" } });
+    const fresh = setup();
+    await fresh.chooser.drop(s.origin, "nothing in use");
+    expect(fresh.events).toEqual([{ type: "client_dropped", clientId: "", reason: "nothing in use" }]);
   });
 
   it("made at one issuer is not used at another", async () => {
