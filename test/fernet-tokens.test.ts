@@ -55,6 +55,11 @@ function forge({ version = 0x80, timestampSeconds = 1_000_000_000, ciphertext, p
 const timestampOf = (token: string): number => Number(Buffer.from(token, "base64url").readBigUInt64BE(1));
 
 describe("Fernet keys", () => {
+  it("refuses no key at all, and an IV of other than 16 bytes, saying which", () => {
+    expect(refused(() => new Fernet([]), "invalid_options").message).toBe("Fernet needs at least one key");
+    for (const iv of [randomBytes(15), randomBytes(17)]) expect(refused(() => new Fernet(key).encrypt("x", { iv }), "invalid_options").message).toBe("Fernet IV must be 16 bytes");
+  });
+
   it("refuses an empty key list with invalid_options", () => {
     refused(() => new Fernet([]), "invalid_options");
   });
@@ -107,7 +112,7 @@ describe("Fernet token timestamps and the TTL window", () => {
     const token = forge({ timestampSeconds: t });
     const fernet = new Fernet(key);
     expect(fernet.decrypt(token, { ttlSeconds: 10, nowMs: (t + 10) * 1000 + 999 }).toString()).toBe("hello");
-    refused(() => fernet.decrypt(token, { ttlSeconds: 10, nowMs: (t + 11) * 1000 }), "decryption_failed");
+    expect(refused(() => fernet.decrypt(token, { ttlSeconds: 10, nowMs: (t + 11) * 1000 }), "decryption_failed").message).toBe("Fernet: the token has expired");
   });
 
   it("a timestamp up to 60 s ahead of the clock is accepted under a TTL; 61 s ahead is refused", () => {
@@ -115,7 +120,7 @@ describe("Fernet token timestamps and the TTL window", () => {
     const token = forge({ timestampSeconds: t });
     const fernet = new Fernet(key);
     expect(fernet.decrypt(token, { ttlSeconds: 10, nowMs: (t - 60) * 1000 }).toString()).toBe("hello");
-    refused(() => fernet.decrypt(token, { ttlSeconds: 10, nowMs: (t - 61) * 1000 + 999 }), "decryption_failed");
+    expect(refused(() => fernet.decrypt(token, { ttlSeconds: 10, nowMs: (t - 61) * 1000 + 999 }), "decryption_failed").message).toBe("Fernet: the token's timestamp is in the future");
   });
 
   it("without a TTL, neither the age nor a future timestamp matters (py-key-value decrypts without one)", () => {
