@@ -103,6 +103,16 @@ describe("malformed envelopes", () => {
     }
   };
 
+  it("each refusal says what was wrong, and nothing of the value", () => {
+    const message = (stored: unknown) => (open(stored) as Error).message;
+    expect(message({ plain: true })).toBe("the stored value is not encrypted (set acceptPlaintext to read unencrypted values)");
+    expect(message({ ...sealed, __encryption_version__: "1" })).toBe("the stored encryption envelope is malformed");
+    expect(message({ ...sealed, __encryption_version__: 2 })).toBe("the stored value uses encryption version 2; this library reads version 1");
+    const fernet = new Fernet(key);
+    const notJson = Buffer.from(fernet.encrypt("not json {"), "ascii").toString("base64");
+    expect(message({ __encrypted_data__: notJson, __encryption_version__: 1 })).toBe("the decrypted value is not JSON");
+  });
+
   it("the envelope as written opens (the cases below differ from it in one field)", () => {
     expect(open(sealed)).toEqual(value);
     expect(open({ ...sealed, __encryption_version__: 0 })).toEqual(value);
