@@ -151,7 +151,7 @@ describe("a new registration", () => {
 
   it("the registration in use is what a refresh uses, even once the store lost it; dropping with none in use names no client", async () => {
     const s = await server({ status: 201, body: { client_id: "in-use", client_secret_expires_at: 0 } });
-    const { chooser, store, events } = setup();
+    const { chooser, store } = setup();
     await chooser.prepare(discovery(s), "http://127.0.0.1:4000/callback", undefined, undefined);
     await store.delete("client", s.origin);
     expect(await chooser.known(discovery(s).authorizationServer)).toMatchObject({ record: { client_id: "in-use" } });
