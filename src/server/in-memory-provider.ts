@@ -1,10 +1,8 @@
-import { consentCookieName, readCookie, renderConsentPage } from "./consent-page.js";
-import { escapeHtml, page, pageHeaders } from "./html.js";
-import { readForm } from "./http.js";
+import { ConsentFlow, type PendingConsent } from "./consent-flow.js";
 import { inMemoryOptionsShape, type InMemoryOAuthProviderOptions } from "./in-memory-options.js";
 import { OAuthProvider } from "./oauth-provider.js";
 import { OAuthServerError } from "./server-errors.js";
-import { hashToken, randomToken, safeEqual } from "./token-crypto.js";
+import { hashToken } from "./token-crypto.js";
 import type {
   AccessToken,
   AuthorizationCode,
@@ -18,17 +16,6 @@ import type {
 
 export type { InMemoryOAuthProviderOptions };
 
-/** What the consent page needs; not the client record itself, which may be large. */
-interface PendingConsent {
-  clientId: string;
-  clientName: string | undefined;
-  request: AuthorizationRequest;
-  expiresAt: number;
-  /** Hash of the CSRF token of the page last rendered for this request. */
-  csrfHash?: string;
-}
-
-const consentTtlMs = 10 * 60_000;
 /** Expired records are dropped at most this often: a sweep walks every record. */
 const sweepIntervalMs = 60_000;
 
@@ -36,7 +23,7 @@ const sweepIntervalMs = 60_000;
  * The reference `OAuthProvider`: everything in process memory (lost on restart), a consent page at
  * `<baseUrl>/consent`, and `autoApprove` for tests. Each method is synchronous inside, which is what
  * makes its consume and rotate steps atomic; a shared store needs real compare-and-set instead (see
- * `examples/keyv-oauth-provider.ts`).
+ * `StoreOAuthProvider`, which has the same options and consent page on a store shared by replicas).
  */
 export class InMemoryOAuthProvider extends OAuthProvider {
   readonly #clients = new Map<string, RegisteredClient>();
@@ -48,30 +35,55 @@ export class InMemoryOAuthProvider extends OAuthProvider {
    * when the rotated token expires: with the old token, a sealed successor leads to the live one.
    */
   readonly #successors = new Map<string, { sealed: string; expiresAt: number }>();
-  readonly #pending = new Map<string, PendingConsent>();
+  /** Pending consents, each with the hash of the CSRF token of the page last rendered for it. */
+  readonly #pending = new Map<string, PendingConsent & { csrfHash?: string }>();
   /** Ids of the `clients` option: configured by the operator, so their redirect URIs are trusted. */
   readonly #preRegistered = new Set<string>();
-  readonly #autoApprove: boolean;
+  readonly #consent: ConsentFlow;
   readonly #maxPending: number;
   readonly #maxClients: number;
   /** Dynamically registered clients that have not obtained a token yet, with the time they are dropped. */
   readonly #unused = new Map<string, number>();
   readonly #unusedTtlMs: number;
   #sweptAt = -Infinity;
-  readonly #authenticateUser: (request: Request) => string | undefined | Promise<string | undefined>;
 
   constructor(options: InMemoryOAuthProviderOptions) {
     super(options, inMemoryOptionsShape);
-    this.#autoApprove = options.autoApprove ?? false;
     this.#maxPending = options.maxPendingConsents ?? 10_000;
     this.#maxClients = options.maxRegisteredClients ?? 1_000;
     this.#unusedTtlMs = (options.unusedRegistrationTtlSeconds ?? 3600) * 1000;
-    this.#authenticateUser = options.authenticateUser ?? (() => "user");
     for (const client of options.clients ?? []) {
       this.#clients.set(client.client_id, client);
       this.#preRegistered.add(client.client_id);
     }
-    this.addRoute("/consent", "GET, POST", (request) => (request.method === "GET" ? this.#showConsent(request) : this.#decide(request)));
+    this.#consent = new ConsentFlow({
+      options: this.options,
+      autoApprove: options.autoApprove ?? false,
+      authenticateUser: options.authenticateUser ?? (() => "user"),
+      approve: (request, approval) => this.approve(request, approval),
+      deny: (request, error, description) => this.deny(request, error, description),
+      // Synchronous inside, so a take is single use even with two posts in flight.
+      pending: {
+        add: async (id, pending) => {
+          this.#sweep();
+          if (this.#pending.size >= this.#maxPending) return false;
+          this.#pending.set(id, pending);
+          return true;
+        },
+        get: async (id) => this.#pending.get(id),
+        setCsrfHash: async (id, _pending, csrfHash) => {
+          const stored = this.#pending.get(id);
+          if (stored) stored.csrfHash = csrfHash;
+        },
+        csrfHash: async (id) => this.#pending.get(id)?.csrfHash,
+        take: async (id) => {
+          const pending = this.#pending.get(id);
+          this.#pending.delete(id);
+          return pending;
+        },
+      },
+    });
+    this.addRoute("/consent", "GET, POST", (request) => this.#consent.handle(request));
   }
 
   async getClient(clientId: string): Promise<RegisteredClient | undefined> {
@@ -103,19 +115,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   }
 
   async authorize(client: RegisteredClient, request: AuthorizationRequest, httpRequest: Request): Promise<string> {
-    if (this.#autoApprove) {
-      const subject = await this.#authenticateUser(httpRequest);
-      if (subject === undefined) return this.deny(request, "access_denied", "the user is not signed in");
-      return this.approve(request, { subject });
-    }
-    this.#sweep();
-    // Full: refuse the newcomer rather than evict a consent another user may be reading.
-    if (this.#pending.size >= this.#maxPending) {
-      throw new OAuthServerError("temporarily_unavailable", "too many authorization requests are waiting for a decision; try again later", 503);
-    }
-    const id = randomToken();
-    this.#pending.set(id, { clientId: client.client_id, clientName: client.client_name, request, expiresAt: this.options.now() + consentTtlMs });
-    return new URL(`${this.options.basePath}/consent?request=${id}`, this.options.baseUrl).href;
+    return this.#consent.authorize(client, request, httpRequest);
   }
 
   async saveAuthorizationCode(code: AuthorizationCode): Promise<void> {
@@ -200,60 +200,4 @@ export class InMemoryOAuthProvider extends OAuthProvider {
       this.#successors.delete(id);
     }
   }
-
-  async #showConsent(request: Request): Promise<Response> {
-    const id = new URL(request.url).searchParams.get("request") ?? "";
-    const pending = this.#pending.get(id);
-    if (!pending || pending.expiresAt <= this.options.now()) return message(400, "This authorization request is unknown or has expired. Start again from the application.");
-    const subject = await this.#authenticateUser(request);
-    if (subject === undefined) return message(401, "Sign in first, then start again from the application.");
-    const csrfToken = randomToken();
-    pending.csrfHash = hashToken(csrfToken);
-    const { request: authorization } = pending;
-    return renderConsentPage(
-      {
-        action: `${this.options.basePath}/consent`,
-        requestId: id,
-        csrfToken,
-        clientId: pending.clientId,
-        clientName: pending.clientName,
-        redirectUri: authorization.redirectUri,
-        scopes: authorization.scopes,
-        resource: authorization.resource,
-        subject,
-      },
-      this.options.baseUrl.protocol === "https:",
-    );
-  }
-
-  async #decide(request: Request): Promise<Response> {
-    // A cross-site post is refused outright; SameSite=Strict already keeps the cookie off it.
-    const origin = request.headers.get("origin");
-    if (origin !== null && origin !== this.options.baseUrl.origin) return message(403, "This form can only be submitted from this site.");
-    let form: Map<string, string>;
-    try {
-      form = await readForm(request);
-    } catch {
-      return message(400, "The form could not be read.");
-    }
-    const id = form.get("request") ?? "";
-    const pending = this.#pending.get(id);
-    const csrf = form.get("csrf") ?? "";
-    const cookie = readCookie(request.headers.get("cookie"), consentCookieName(id)) ?? "";
-    if (!pending?.csrfHash || !safeEqual(csrf, cookie) || !safeEqual(hashToken(csrf), pending.csrfHash)) {
-      return message(403, "This consent form is not valid any more. Start again from the application.");
-    }
-    // Single use: a second post of the same form does nothing.
-    this.#pending.delete(id);
-    if (pending.expiresAt <= this.options.now()) return message(400, "This authorization request has expired. Start again from the application.");
-    const subject = await this.#authenticateUser(request);
-    if (subject === undefined) return message(401, "Sign in first, then start again from the application.");
-    const location = form.get("decision") === "approve" ? await this.approve(pending.request, { subject }) : this.deny(pending.request);
-    // 303: the browser must GET the client's redirect URI, not re-post this form to it (RFC 9700 §4.12).
-    return new Response(null, { status: 303, headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" } });
-  }
-}
-
-function message(status: number, text: string): Response {
-  return new Response(page("Authorization", `<h1 class="err">Authorization</h1><p>${escapeHtml(text)}</p>`), { status, headers: pageHeaders() });
 }

@@ -1,11 +1,8 @@
 import type { RateLimiter, RateLimitRule } from "./rate-limit.js";
+import { sendRedisCommand, type RedisServerClient } from "./redis-command.js";
 
-/**
- * A node-redis client (v4, v5: `sendCommand(args)`) or an ioredis one (`call(command, ...args)`). The
- * same shape as the client side's `RedisCommandClient`, declared again so the server depends on no client
- * module.
- */
-export type RedisRateLimitClient = { sendCommand(args: string[]): Promise<unknown> } | { call(command: string, ...args: string[]): Promise<unknown> };
+/** The Redis client `RedisRateLimiter` takes (the name it was published under). */
+export type RedisRateLimitClient = RedisServerClient;
 
 // One round trip, atomic: count, start the window's expiry on the first hit, and say how long it has left.
 const hitScript = "local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end return {n, redis.call('pttl', KEYS[1])}";
@@ -35,10 +32,7 @@ export class RedisRateLimiter implements RateLimiter {
     return Math.max(1, Math.ceil((ttlMs > 0 ? ttlMs : windowMs) / 1000));
   }
 
-  async #send(args: string[]): Promise<unknown> {
-    const client = typeof this.#client === "function" ? await this.#client() : this.#client;
-    if ("sendCommand" in client) return client.sendCommand(args);
-    const [command, ...rest] = args as [string, ...string[]];
-    return client.call(command, ...rest);
+  #send(args: string[]): Promise<unknown> {
+    return sendRedisCommand(this.#client, args);
   }
 }

@@ -7,14 +7,26 @@ import { KeyvOAuthProvider, memoryAtomicStore, redisAtomicStore } from "../../ex
 import { Client } from "../../src/client.js";
 import { OAuth } from "../../src/index.js";
 import { startOAuthProviderServer } from "../../examples/oauth-provider-server.js";
-import { InMemoryOAuthProvider, hashToken, type AccessToken, type AuthorizationCode, type RefreshToken, type TokenSet } from "../../src/server/index.js";
+import {
+  InMemoryOAuthProvider,
+  StoreOAuthProvider,
+  hashToken,
+  type AccessToken,
+  type AuthorizationCode,
+  type OAuthProvider,
+  type ProviderStore,
+  type RefreshToken,
+  type TokenSet,
+} from "../../src/server/index.js";
 import { captureLogger } from "../support/openers.js";
+import { useBackends, recording } from "./store-backends.js";
 import { closeLater } from "./support.js";
 
 /**
  * S28: every storage adapter must make consume and rotate atomic, and revoke whole grants. The same
  * contract runs against each provider: the in-memory reference, the Keyv example over an in-memory
- * Keyv, and the Keyv example over real Redis on 127.0.0.1:6379.
+ * Keyv, the Keyv example over real Redis on 127.0.0.1:6379, and `StoreOAuthProvider` on each
+ * `ProviderStore` (memory, real Redis, real PostgreSQL; these fail, never skip, when the server is down).
  */
 const redisUrl = "redis://127.0.0.1:6379";
 const redisUp = await new Promise<boolean>((resolve) => {
@@ -46,7 +58,14 @@ afterAll(async () => {
 });
 
 const base = (baseUrl: string | URL) => ({ baseUrl, autoApprove: true, clientRegistration: { enabled: true }, revocation: { enabled: true }, refreshTokenGraceSeconds: 1 });
-type Made = { provider: InMemoryOAuthProvider; snapshot?: () => Promise<string> };
+type Made = { provider: OAuthProvider; snapshot?: () => Promise<string> };
+const { backends } = useBackends();
+/** One store per backend for the file (a fresh key prefix per provider), made once the servers are connected. */
+const stores = new Map<string, ProviderStore>();
+beforeAll(async () => {
+  for (const backend of backends) stores.set(backend.name, await backend.make());
+});
+let providers = 0;
 const factories: [string, boolean, (baseUrl?: string | URL) => Made][] = [
   ["InMemoryOAuthProvider", true, (baseUrl = "http://127.0.0.1:1") => ({ provider: new InMemoryOAuthProvider(base(baseUrl)) })],
   [
@@ -75,6 +94,16 @@ const factories: [string, boolean, (baseUrl?: string | URL) => Made][] = [
       };
     },
   ],
+  ...backends.map((backend): [string, boolean, (baseUrl?: string | URL) => Made] => [
+    `StoreOAuthProvider on ${backend.name}`,
+    true,
+    (baseUrl = "http://127.0.0.1:1") => {
+      // Everything written goes through the recorder, so the check below sees every key and value stored.
+      const { store, written } = recording(stores.get(backend.name)!);
+      const provider = new StoreOAuthProvider({ ...base(baseUrl), store, keyPrefix: `p${++providers}:` });
+      return { provider, snapshot: async () => written() };
+    },
+  ]),
 ];
 
 function grant(prefix: string, now = Date.now()): { code: AuthorizationCode; tokens: () => TokenSet } {
@@ -92,7 +121,7 @@ function grant(prefix: string, now = Date.now()): { code: AuthorizationCode; tok
 }
 
 /** A fresh grant whose code has been redeemed for `tokens`. */
-async function redeemed(provider: InMemoryOAuthProvider): Promise<{ g: ReturnType<typeof grant>; tokens: TokenSet }> {
+async function redeemed(provider: OAuthProvider): Promise<{ g: ReturnType<typeof grant>; tokens: TokenSet }> {
   const g = grant(randomUUID());
   await provider.saveAuthorizationCode(g.code);
   const tokens = g.tokens();
@@ -166,7 +195,8 @@ for (const [name, enabled, make] of factories) {
         createProvider: (options) => {
           const made = make(options.baseUrl);
           snapshot = made.snapshot;
-          return made.provider;
+          // The example server is typed for InMemoryOAuthProvider but uses only the OAuthProvider surface.
+          return made.provider as InMemoryOAuthProvider;
         },
       });
       closeLater(server.close);
