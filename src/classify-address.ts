@@ -39,7 +39,10 @@ export function classifyAddress(address: string): AddressClass {
   const type = family === 4 ? "ipv4" : "ipv6";
   for (const name of ["loopback", "link-local", "private"] as const) if (ranges[name].check(ip, type)) return name;
   const embedded = family === 6 ? embeddedIPv4(ip) : undefined;
-  return embedded === undefined ? "public" : classifyAddress(embedded);
+  if (embedded === undefined) return "public";
+  const carried = classifyAddress(embedded);
+  // RFC 8215's local-use NAT64 prefix is a site's own: never the public internet, whatever it carries.
+  return carried === "public" && isLocalUseNat64(ip) ? "private" : carried;
 }
 
 /**
@@ -75,11 +78,22 @@ function mappedIPv4(ip: string): string | undefined {
   return groups.slice(0, 6).join(",") === "0,0,0,0,0,65535" ? toIPv4(groups[6], groups[7]) : undefined;
 }
 
-/** The IPv4 address carried by a NAT64, 6to4 or IPv4-compatible IPv6 address (mapped ones BlockList handles). */
+/** `64:ff9b:1::/48` (RFC 8215). */
+function isLocalUseNat64(ip: string): boolean {
+  const [g0, g1, g2] = expand(ip);
+  return g0 === 0x64 && g1 === 0xff9b && g2 === 1;
+}
+
+/**
+ * The IPv4 address carried by a NAT64 (the well-known `64:ff9b::/96`, and RFC 8215's local-use
+ * `64:ff9b:1::/48`, read as its sites deploy it, the IPv4 address in the last 32 bits), 6to4 or
+ * IPv4-compatible IPv6 address (mapped ones BlockList handles).
+ */
 function embeddedIPv4(ip: string): string | undefined {
   const groups = expand(ip);
   const [g0, g1, g2, g3, g4, g5, g6, g7] = groups;
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return toIPv4(g6, g7);
+  if (isLocalUseNat64(ip)) return toIPv4(g6, g7);
   if (g0 === 0x2002) return toIPv4(g1, g2);
   if (groups.slice(0, 6).every((group) => group === 0)) return toIPv4(g6, g7);
   return undefined;

@@ -87,6 +87,13 @@ describe("classifyAddress: IPv6 addresses that carry an IPv4 address are classed
     ["64:ff9b::169.254.169.254", "link-local"],
     ["64:ff9b::8.8.8.8", "public"],
     ["64:ff9b:0:0:0:0:a00:1", "private"],
+    // RFC 8215 local-use NAT64 64:ff9b:1::/48: the address it carries, and never public (a site's own prefix).
+    ["64:ff9b:1::a9fe:a9fe", "link-local"],
+    ["64:ff9b:1::7f00:1", "loopback"],
+    ["64:ff9b:1::a00:1", "private"],
+    ["64:ff9b:1::808:808", "private"],
+    ["64:ff9b:1:abcd::808:808", "private"],
+    ["64:ff9b:2::808:808", "public"],
     // 6to4 2002::/16: the IPv4 address is in the second and third groups.
     ["2002:a00:1::", "private"],
     ["2002:7f00:1::1", "loopback"],

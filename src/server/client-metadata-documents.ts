@@ -51,7 +51,13 @@ export class ClientMetadataDocuments {
   constructor(private readonly provider: ResolvedProviderOptions & { clientMetadataDocuments: ResolvedClientMetadataDocuments }) {
     const o = provider.clientMetadataDocuments;
     this.#o = o;
-    this.#agent = new Agent({ connect: { lookup: publicOnlyLookup(o), ...(o.ca === undefined ? {} : { ca: o.ca }) } });
+    // A document is fetched once per cache period, so a kept-alive connection saves nothing, while a host
+    // answering `Keep-Alive: timeout=600` would hold a socket per name for ten minutes: one second, at most.
+    this.#agent = new Agent({
+      keepAliveTimeout: 1000,
+      keepAliveMaxTimeout: 1000,
+      connect: { lookup: publicOnlyLookup(o), ...(o.ca === undefined ? {} : { ca: o.ca }) },
+    });
   }
 
   /** The client the document at `clientId` describes; throws `invalid_client` (bad document) or `temporarily_unavailable` (unreachable). */

@@ -64,9 +64,15 @@ export async function refreshTokenGrant(
     tokens: minted.records,
   };
   if (await deps.exchangeRefreshToken(record, rotation)) {
-    // The previous generation's access token goes with its refresh token (as FastMCP does).
-    const previous = record.accessTokenId === undefined ? undefined : await deps.loadAccessToken(record.accessTokenId);
-    if (previous) await deps.revokeToken({ type: "access_token", token: previous });
+    // The previous generation's access token goes with its refresh token (as FastMCP does). The rotation is
+    // committed: a failure here must not turn into a 500, whose retry would present a rotated token and
+    // revoke the grant; the old access token then lives out its short life instead.
+    try {
+      const previous = record.accessTokenId === undefined ? undefined : await deps.loadAccessToken(record.accessTokenId);
+      if (previous) await deps.revokeToken({ type: "access_token", token: previous });
+    } catch (error) {
+      o.onError(error);
+    }
     return minted.body;
   }
 

@@ -41,6 +41,13 @@ const storeOptionsShape = {
 /** What a rotation adds to a refresh token; written once, by the `add` that wins the rotation. */
 type Rotated = Pick<RefreshToken, "rotatedAt" | "successorId">;
 
+/**
+ * How far apart the replicas' clocks may be. Each TTL is computed from the writing replica's clock, so a
+ * single-use marker (a consumed code, a rotated refresh token, a revoked grant) lives this much longer than
+ * the record it guards: a replica whose clock runs behind must never find the record without its marker.
+ */
+const clockSkewMarginMs = 5 * 60_000;
+
 /** A client id from a request is looked up in the store only if it could be a key: printable ASCII, bounded. */
 const storableId = /^[\x21-\x7e]{1,255}$/;
 /** Pending consent ids are `randomToken()`s. */
@@ -124,16 +131,20 @@ export class StoreOAuthProvider extends OAuthProvider {
   }
 
   /**
-   * The consumed marker is the claim: the one `add` that stores it wins, and it stays (with the time) for
-   * the code's lifetime, so a replay is seen as one and revokes the grant. Tokens are stored only by the
-   * winner, after its claim: nobody can hold them before the response is sent.
+   * The consumed marker is the claim: the one `add` that stores it wins, and it stays (with the time) as
+   * long as the code could be valid on any replica, so a replay is seen as one and revokes the grant. The
+   * tokens are written first (a loser deletes them; nobody has seen them), so that once the claim is won
+   * nothing can fail between it and the response.
    */
   async exchangeAuthorizationCode(code: AuthorizationCode, tokens: TokenSet): Promise<boolean> {
     const [stored, revoked] = await Promise.all([this.#store.get(this.#key("code", code.id)), this.#revoked(code.grantId)]);
     if (stored === undefined || revoked) return false;
-    const now = this.options.now();
-    if (!(await this.#store.add(this.#key("code-consumed", code.id), String(now), this.#ttlUntil(code.expiresAt)))) return false;
     await this.#storeTokens(tokens);
+    const now = this.options.now();
+    if (!(await this.#store.add(this.#key("code-consumed", code.id), String(now), this.#ttlUntil(code.expiresAt) + clockSkewMarginMs))) {
+      await this.#unstoreTokens(tokens);
+      return false;
+    }
     await this.#keepClient(code.clientId);
     return true;
   }
@@ -166,7 +177,7 @@ export class StoreOAuthProvider extends OAuthProvider {
     const graceLeft = rotation.rotatedAt + this.options.refreshGraceMs - this.options.now();
     if (graceLeft > 0) await this.#store.set(successorKey, rotation.successor, graceLeft);
     const record: Rotated = { rotatedAt: rotation.rotatedAt, successorId: rotation.successorId };
-    const claimed = await this.#store.add(this.#key("rt-rotated", current.id), JSON.stringify(record), this.#ttlUntil(current.expiresAt ?? current.grantExpiresAt));
+    const claimed = await this.#store.add(this.#key("rt-rotated", current.id), JSON.stringify(record), this.#ttlUntil(current.expiresAt ?? current.grantExpiresAt) + clockSkewMarginMs);
     if (claimed) {
       await this.#keepClient(current.clientId);
       return true;
@@ -190,7 +201,7 @@ export class StoreOAuthProvider extends OAuthProvider {
       await this.#store.delete(this.#key("at", revocation.token.id));
       return;
     }
-    await this.#store.set(this.#key("grant-revoked", revocation.grantId), revocation.reason, this.options.grantLifetimeMs);
+    await this.#store.set(this.#key("grant-revoked", revocation.grantId), revocation.reason, this.options.grantLifetimeMs + clockSkewMarginMs);
   }
 
   async verifyToken(token: string): Promise<AccessToken | undefined> {
@@ -224,13 +235,19 @@ export class StoreOAuthProvider extends OAuthProvider {
 
   /**
    * A client that obtained a token is in use: it is kept for `grantLifetimeSeconds` from now, which no
-   * token issued now can outlive, instead of expiring as an unused registration.
+   * token issued now can outlive, instead of expiring as an unused registration. Bookkeeping after a
+   * committed claim: a failure goes to `onError` and the tokens are still returned, since a 500 now would
+   * leave the client with a spent code or a rotated token, and its retry would revoke the grant.
    */
   async #keepClient(clientId: string): Promise<void> {
     if (this.#preRegistered.has(clientId)) return;
     const key = this.#key("client", clientId);
-    const raw = await this.#store.get(key);
-    if (raw !== undefined) await this.#store.set(key, raw, this.options.grantLifetimeMs);
+    try {
+      const raw = await this.#store.get(key);
+      if (raw !== undefined) await this.#store.set(key, raw, this.options.grantLifetimeMs);
+    } catch (error) {
+      this.options.onError(error);
+    }
   }
 
   /**

@@ -250,16 +250,21 @@ describe("StoreOAuthProvider: caps and lifetimes in the store", () => {
     expect(await r.store.get(`at:${atId}`)).toBeUndefined();
     r.clock.now += 60_000;
     expect(await r.store.get(`code:${codeId}`)).toBeUndefined();
-    expect(await r.store.get(`code-consumed:${codeId}`)).toBeUndefined();
+    // A single-use marker outlives what it guards by the replicas' clock margin (5 minutes).
+    expect(await r.store.get(`code-consumed:${codeId}`)).toBeDefined();
 
     const grantKey = (await r.a.loadRefreshToken(hashToken(rotated.refresh_token!)))!.grantId;
     await post(r.a, "/revoke", { client_id: id, token: rotated.refresh_token });
     expect(await r.store.get(`grant-revoked:${grantKey}`)).toBe("revoked");
     expect(await r.a.loadRefreshToken(hashToken(rotated.refresh_token!))).toBeUndefined();
-    r.clock.now += 480_000;
+    r.clock.now += 300_000;
+    expect(await r.store.get(`code-consumed:${codeId}`)).toBeUndefined();
+    r.clock.now += 180_000;
     expect(await r.store.get(`rt:${rtId}`)).toBeUndefined();
+    expect(await r.store.get(`rt-rotated:${rtId}`)).toBeDefined();
+    r.clock.now += 300_000;
     expect(await r.store.get(`rt-rotated:${rtId}`)).toBeUndefined();
-    // The marker outlives every token of the grant (grantLifetimeSeconds from the revocation).
+    // The marker outlives every token of the grant (grantLifetimeSeconds from the revocation, plus the margin).
     r.clock.now += 719_000;
     expect(await r.store.get(`grant-revoked:${grantKey}`)).toBe("revoked");
     r.clock.now += 1_000;
