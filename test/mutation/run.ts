@@ -47,7 +47,7 @@ const modules = [
   "src/file-lock.ts",
   "src/redis-lock.ts",
   // The server's security modules (issue 11): redirect URIs, /authorize, both grants, client
-  // authentication, the bearer guard, registration, consent, metadata documents.
+  // authentication, the bearer guard, registration, consent (page and flow), metadata documents.
   "src/server/redirect-uri.ts",
   "src/server/handle-authorize.ts",
   "src/server/grant-authorization-code.ts",
@@ -56,6 +56,7 @@ const modules = [
   "src/server/require-bearer.ts",
   "src/server/handle-register.ts",
   "src/server/consent-page.ts",
+  "src/server/consent-flow.ts",
   "src/server/client-metadata-documents.ts",
 ];
 

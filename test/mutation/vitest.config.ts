@@ -14,7 +14,7 @@ import { defineConfig } from "vitest/config";
  * the files that call into the module being mutated.
  */
 const root = new URL("../..", import.meta.url).pathname;
-const childProcessHelpers = /from "[./]*(?:support\/(?:python|chromium|node22|workers|oidc-peer-process|oidc-peer)|interop\/[^"]*)\.js"/;
+const childProcessHelpers = /from "[./]*(?:support\/(?:python|chromium|node22|workers|oidc-peer-process|oidc-peer|store-replica)|interop\/[^"]*)\.js"/;
 
 function childProcessTests(): string[] {
   const found: string[] = [];
