@@ -1,7 +1,12 @@
 /**
- * An `OAuthProvider` whose state lives in a Keyv store (Redis in production), so that several server
- * processes share clients, codes and tokens and a restart logs nobody out. The consent page is
- * `InMemoryOAuthProvider`'s; only pending consents (10 minutes each) stay in process memory.
+ * An example of subclassing `InMemoryOAuthProvider`: its state lives in a Keyv store, so that several
+ * server processes share clients, codes and tokens and a restart logs nobody out. The consent page is
+ * `InMemoryOAuthProvider`'s; pending consents (10 minutes each) stay in process memory.
+ *
+ * Not the production provider: it keeps client records without expiry and does not enforce
+ * `maxRegisteredClients` (so the constructor refuses that option), and a consent shown by one process
+ * cannot be approved at another. For several replicas use `StoreOAuthProvider` from `mcp-oauth/server`,
+ * which does all of that on Redis or PostgreSQL.
  *
  * Keyv has get/set/delete but no compare-and-set, and single use of codes and refresh tokens needs one
  * (S28: two concurrent redemptions, exactly one wins; get-then-set lets both through). So the provider
@@ -12,6 +17,7 @@
  *   const provider = new KeyvOAuthProvider({ baseUrl, keyv: new Keyv({ store: new KeyvRedis(redis) }), atomic: redisAtomicStore(redis) });
  */
 import type Keyv from "keyv";
+import { OAuthError } from "../src/index.js";
 import {
   InMemoryOAuthProvider,
   hashToken,
@@ -74,6 +80,8 @@ export class KeyvOAuthProvider extends InMemoryOAuthProvider {
 
   constructor(options: KeyvOAuthProviderOptions) {
     const { keyv, atomic, ...rest } = options;
+    // Accepted and ignored would be worse than refused: an operator would believe registrations are capped.
+    if (rest.maxRegisteredClients !== undefined) throw new OAuthError("invalid_options", "KeyvOAuthProvider does not enforce maxRegisteredClients; use StoreOAuthProvider");
     super(rest);
     this.#keyv = keyv;
     this.#atomic = atomic;

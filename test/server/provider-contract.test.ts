@@ -231,3 +231,10 @@ for (const [name, enabled, make] of factories) {
   });
 }
 
+
+describe("the Keyv example", () => {
+  it("refuses maxRegisteredClients, which it would not enforce, pointing to StoreOAuthProvider", () => {
+    const make = () => new KeyvOAuthProvider({ baseUrl: "http://127.0.0.1:1", keyv: new Keyv(), atomic: memoryAtomicStore(), maxRegisteredClients: 10 });
+    expect(make).toThrow(/does not enforce maxRegisteredClients; use StoreOAuthProvider/);
+  });
+});
