@@ -8,13 +8,14 @@ import {
   nodeRequireBearer,
   toNodeListener,
   type InMemoryOAuthProviderOptions,
+  type OAuthProvider,
 } from "../src/server/index.js";
 import { listenThenMount } from "./listen-then-mount.js";
 import { handleMcpRequest } from "./mcp-tools.js";
 
 export interface OAuthProviderServerOptions extends Omit<InMemoryOAuthProviderOptions, "baseUrl"> {
-  /** Builds the provider from the options (baseUrl included), e.g. a `KeyvOAuthProvider`. Default: `InMemoryOAuthProvider`. */
-  createProvider?: (options: InMemoryOAuthProviderOptions) => InMemoryOAuthProvider;
+  /** Builds the provider from the options (baseUrl included), e.g. a `StoreOAuthProvider`. Default: `InMemoryOAuthProvider`. */
+  createProvider?: (options: InMemoryOAuthProviderOptions) => OAuthProvider;
 }
 
 /** One HTTP request as it reached the server. */
@@ -32,7 +33,7 @@ export interface OAuthProviderServer {
   readonly mcpUrl: string;
   readonly origin: string;
   readonly issuer: string;
-  readonly provider: InMemoryOAuthProvider;
+  readonly provider: OAuthProvider;
   readonly requests: RecordedRequest[];
   count(match: string | ((request: RecordedRequest) => boolean)): number;
   close(): Promise<void>;
@@ -41,7 +42,7 @@ export interface OAuthProviderServer {
 export async function startOAuthProviderServer(options: OAuthProviderServerOptions = {}): Promise<OAuthProviderServer> {
   const requests: RecordedRequest[] = [];
   const { createProvider = (o: InMemoryOAuthProviderOptions) => new InMemoryOAuthProvider(o), ...providerOptions } = options;
-  let provider: InMemoryOAuthProvider | undefined;
+  let provider: OAuthProvider | undefined;
   const listening = await listenThenMount(0, (origin) => {
     const mounted = createProvider({ clientRegistration: { enabled: true }, revocation: { enabled: true }, ...providerOptions, baseUrl: origin });
     provider = mounted;

@@ -20,7 +20,7 @@ import { knownRed, redCells } from "./known-red.js";
 import type { ClientPeer, RunningServer, ServerPeer } from "./peer.js";
 import { writeReport, type CellResult } from "./report.js";
 import { fastmcpServer } from "./servers/fastmcp.js";
-import { mcpOAuthServer } from "./servers/mcp-oauth.js";
+import { mcpOAuthRedisServer, mcpOAuthServer } from "./servers/mcp-oauth.js";
 import { mcpSdkServer } from "./servers/mcp-sdk.js";
 import { oidcProviderServer } from "./servers/oidc-provider.js";
 
@@ -28,6 +28,7 @@ const clients: ClientPeer[] = [mcpOAuthClient, mcpSdkV1Client, mcpSdkV2Client, f
 const servers: ServerPeer[] = [
   mcpOAuthServer("mcp-oauth InMemoryOAuthProvider (defaults)", {}),
   mcpOAuthServer("mcp-oauth InMemoryOAuthProvider (validScopes)", { clientRegistration: { enabled: true, validScopes: ["mcp:tools"] }, requiredScopes: ["mcp:tools"] }),
+  mcpOAuthRedisServer("mcp-oauth StoreOAuthProvider (Redis)"),
   mcpSdkServer,
   fastmcpServer("FastMCP InMemoryOAuthProvider (defaults)", {}),
   fastmcpServer("FastMCP InMemoryOAuthProvider (required_scopes, revocation)", { requiredScopes: ["mcp:tools"], revocation: true }),

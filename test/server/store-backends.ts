@@ -8,9 +8,7 @@ import {
   PostgresProviderStore,
   RedisProviderStore,
   StoreOAuthProvider,
-  type InMemoryOAuthProvider,
   type InMemoryOAuthProviderOptions,
-  type OAuthProvider,
   type ProviderStore,
   type StoreOAuthProviderOptions,
 } from "../../src/server/index.js";
@@ -96,11 +94,7 @@ export function recording(store: ProviderStore): { store: ProviderStore; written
   };
 }
 
-/**
- * `startOAuthProviderServer`'s `createProvider` for a `StoreOAuthProvider`. The example server is typed
- * for `InMemoryOAuthProvider` but uses only the `OAuthProvider` surface (`handle`, `matches`, the guard,
- * `issuer`, the load methods), which this provider has.
- */
+/** `startOAuthProviderServer`'s `createProvider` for a `StoreOAuthProvider`. */
 export function storeProvider(store: ProviderStore, extra: Partial<StoreOAuthProviderOptions> = {}): NonNullable<OAuthProviderServerOptions["createProvider"]> {
-  return (options: InMemoryOAuthProviderOptions) => new StoreOAuthProvider({ ...options, ...extra, store }) as OAuthProvider as InMemoryOAuthProvider;
+  return (options: InMemoryOAuthProviderOptions) => new StoreOAuthProvider({ ...options, ...extra, store });
 }
