@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InMemoryOAuthProvider, type RegisteredClient } from "../../src/server/index.js";
+import { matchRedirectUri, redirectUriProblem } from "../../src/server/redirect-uri.js";
 import { pkce, preRegistered } from "./support.js";
 
 const base = "http://127.0.0.1:1";
@@ -34,5 +35,30 @@ describe("redirect URIs of clients that did not come through /register (S6)", ()
       expect(response.headers.get("location"), uri).toBeNull();
       expect(await response.text()).toContain("<code>invalid_request</code>");
     }
+  });
+});
+
+describe("redirectUriProblem and matchRedirectUri, one rule at a time", () => {
+  it("refuses credentials (user or password alone too) and a fragment, even an empty one", () => {
+    for (const uri of ["https://user:pw@app.example/cb", "https://user@app.example/cb", "https://:pw@app.example/cb"]) expect(redirectUriProblem(uri, undefined)).toBe("must not contain credentials");
+    for (const uri of ["https://app.example/cb#", "https://app.example/cb#x"]) expect(redirectUriProblem(uri, undefined)).toBe("must not contain a fragment");
+    expect(redirectUriProblem("https://app.example/cb", undefined)).toBeUndefined();
+  });
+
+  it("names a browser-dangerous scheme as such, for native clients too (the reverse-domain rule would refuse them less clearly)", () => {
+    for (const scheme of ["javascript:", "data:", "file:", "vbscript:", "blob:", "about:", "filesystem:"]) {
+      for (const type of ["native", "web"] as const) expect(redirectUriProblem(`${scheme}x`, type)).toBe(`uses the forbidden scheme ${scheme}`);
+    }
+  });
+
+  it("a request's redirect URI that is not a URI matches nothing (no exception)", () => {
+    expect(matchRedirectUri("not a uri", ["http://127.0.0.1/cb"])).toBeUndefined();
+  });
+
+  it("the loopback port exception needs a loopback http: URI registered: an https: or unparseable one is never matched by a loopback request", () => {
+    expect(matchRedirectUri("http://127.0.0.1:5000/cb", ["https://app.example/cb"])).toBeUndefined();
+    expect(matchRedirectUri("http://127.0.0.1:5000/cb", ["https://127.0.0.1/cb"])).toBeUndefined();
+    expect(matchRedirectUri("http://127.0.0.1:5000/cb", ["not a uri"])).toBeUndefined();
+    expect(matchRedirectUri("http://127.0.0.1:5000/cb", ["not a uri", "http://127.0.0.1/cb"])).toBe("http://127.0.0.1/cb");
   });
 });
