@@ -34,7 +34,8 @@ export function consentCookieName(requestId: string): string {
 export function renderConsentPage(view: ConsentView, secureCookie: boolean): Response {
   const redirect = new URL(view.redirectUri);
   const host = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.host : redirect.protocol;
-  const local = (redirect.protocol === "http:" && isLoopbackHost(redirect.hostname)) || !redirect.protocol.startsWith("http");
+  // A loopback host is the user's own computer whatever the scheme (an https: one included).
+  const local = isLoopbackHost(redirect.hostname) || !redirect.protocol.startsWith("http");
   const name = view.clientName ? escapeHtml(view.clientName) : `an unnamed application (${escapeHtml(view.clientId)})`;
   // S12: a metadata document client is known by the host serving its document, which is what the user
   // can judge; a name in the document is the client's own claim.
