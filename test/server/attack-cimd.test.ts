@@ -14,6 +14,7 @@ import { InMemoryOAuthProvider, type ClientMetadataDocumentOptions } from "../..
 import { loopbackOnlyConnections } from "../support/loopback-only.js";
 import { testCertificate } from "../support/test-certificate.js";
 import { closeLater, pkce, REDIRECT_URI } from "./support.js";
+import { documentFor, resolveTo } from "./cimd-support.js";
 
 const baseUrl = "http://127.0.0.1:1";
 const floodHosts = Array.from({ length: 12 }, (_, i) => `h${i}.flood.example.test`);
@@ -60,17 +61,6 @@ async function documentServer(handler: Handler): Promise<DocumentServer> {
   );
   const port = (server.address() as { port: number }).port;
   return { port, server, hits, sockets, url: (path, host = "client.example.test") => `https://${host}:${port}${path}` };
-}
-
-function resolveTo(...addresses: string[]): LookupFunction {
-  const list = (addresses.length > 0 ? addresses : ["127.0.0.1"]).map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
-  return ((_hostname: string, options: { all?: boolean }, callback: (error: null, address: unknown, family?: number) => void) => {
-    queueMicrotask(() => (options.all ? callback(null, list) : callback(null, list[0]?.address, list[0]?.family)));
-  }) as unknown as LookupFunction;
-}
-
-function documentFor(url: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { client_id: url, client_name: "Example CIMD client", redirect_uris: [REDIRECT_URI], grant_types: ["authorization_code", "refresh_token"], ...extra };
 }
 
 /** The URL the request was made for, as the document must name it. */

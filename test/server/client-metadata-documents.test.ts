@@ -7,7 +7,6 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
-import type { LookupFunction } from "node:net";
 import Keyv from "keyv";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "../../src/client.js";
@@ -17,6 +16,7 @@ import { loopbackOnlyConnections } from "../support/loopback-only.js";
 import { captureLogger, followRedirects } from "../support/openers.js";
 import { testCertificate } from "../support/test-certificate.js";
 import { closeLater, loadConsentPage, REDIRECT_URI, serverUnderTest, type ServerUnderTest } from "./support.js";
+import { documentFor, resolveTo } from "./cimd-support.js";
 
 let certificate: { key: string; cert: string };
 beforeAll(() => {
@@ -47,19 +47,6 @@ async function documentServer(handler: Handler): Promise<{ port: number; hits: M
   );
   const port = (server.address() as { port: number }).port;
   return { port, hits, url: (path, host = "client.example.test") => `https://${host}:${port}${path}` };
-}
-
-/** A resolver answering `address` (default 127.0.0.1) for every name, as `dns.lookup` would. */
-function resolveTo(...addresses: string[]): LookupFunction {
-  const list = (addresses.length > 0 ? addresses : ["127.0.0.1"]).map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
-  return ((_hostname: string, options: { all?: boolean }, callback: (error: null, address: unknown, family?: number) => void) => {
-    queueMicrotask(() => (options.all ? callback(null, list) : callback(null, list[0]?.address, list[0]?.family)));
-  }) as unknown as LookupFunction;
-}
-
-/** The document a well-behaved client serves at `url`. */
-function documentFor(url: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { client_id: url, client_name: "Example CIMD client", redirect_uris: [REDIRECT_URI], grant_types: ["authorization_code", "refresh_token"], ...extra };
 }
 
 /** Serves the right document for every path, with `headers` (Cache-Control, say). */
