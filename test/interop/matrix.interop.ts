@@ -110,8 +110,8 @@ async function runCell(server: RunningServer, client: ClientPeer, step: { name: 
 
     step.name = "second instance on the same store";
     // Past any access token the first instance got: its second instance refreshes from the store, never
-    // racing the server's clock with a token in its last milliseconds (RunningServer.dropsRefreshTokenOnExpiredUse).
-    if (server.dropsRefreshTokenOnExpiredUse) await sleep(server.accessTokenTtlMs + 1000);
+    // racing the server's clock with a token in its last milliseconds (ClientPeer.usesTokensWithoutMargin).
+    if (client.usesTokensWithoutMargin) await sleep(server.accessTokenTtlMs + 1000);
     const second = await client.session({ mcpUrl: server.mcpUrl, stateDir, browser, calls: [{ a: 4, b: 4, waitBeforeMs: 0 }] });
     expect(second).toEqual(["8"]);
     expect(browser.opened, "authorization URLs opened after the second instance").toHaveLength(1);

@@ -17,14 +17,6 @@ export interface RunningServer {
   readonly mcpUrl: string;
   /** Access tokens live this long, so that the scenario can wait past it and watch a refresh. */
   readonly accessTokenTtlMs: number;
-  /**
-   * The server deletes a refresh token when the expired access token issued with it is presented (FastMCP's
-   * InMemoryOAuthProvider, see known-red.ts). A client that checks expiry without a margin (the Python
-   * SDK's) can present a token in its last milliseconds and lose its refresh token to that race; the
-   * scenario then lets the token expire for certain before the second instance starts, so that the cell
-   * tests the refresh from the shared store rather than a coin toss on the clock.
-   */
-  readonly dropsRefreshTokenOnExpiredUse?: boolean;
   /** Token requests received so far, by grant type. */
   grants(): Promise<GrantCounts>;
   close(): Promise<void>;
@@ -61,6 +53,14 @@ export interface ClientPeer {
    * fails on it: a peer that could not be set up is a red run, never a skipped cell.
    */
   check?(): Promise<void>;
+  /**
+   * The client sends a stored access token up to its last millisecond (the Python SDK's `is_token_valid`
+   * has no margin) and answers the 401 of a token that expired on the way with a new login, not a refresh.
+   * Its second instance then starts only once the first one's token has expired for certain, so that the
+   * cell tests the refresh from the shared store rather than a coin toss on the clock (this race failed
+   * CI twice, on FastMCP's server and on ours).
+   */
+  readonly usesTokensWithoutMargin?: boolean;
   /** One client instance (or process) from start to close: connects, makes the calls, returns each call's text. */
   session(session: ClientSession): Promise<string[]>;
 }

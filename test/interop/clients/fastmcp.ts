@@ -12,6 +12,7 @@ const scriptTimeoutSeconds = 55;
 /** FastMCP (Python) `Client(url, auth=OAuth(...))` with a file-backed token store, one process per session (test/interop/python/fastmcp_client.py). */
 export const fastmcpClient: ClientPeer = {
   name: "FastMCP 4.0.10 Client (Python)",
+  usesTokensWithoutMargin: true,
   async check(): Promise<void> {
     requirePython(["fastmcp", "fastmcp.client.auth", "key_value.aio.stores.filetree"]);
   },

@@ -57,7 +57,6 @@ export function fastmcpServer(name: string, options: FastMcpServerOptions): Serv
       return {
         mcpUrl,
         accessTokenTtlMs: interopTokenTtlSeconds * 1000,
-        dropsRefreshTokenOnExpiredUse: true,
         grants: async (): Promise<GrantCounts> => {
           const response = await fetch(`${origin}/test/grants`, { signal: AbortSignal.timeout(5000) });
           if (!response.ok) throw new Error(`FastMCP server's /test/grants answered ${response.status}`);
