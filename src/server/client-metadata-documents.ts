@@ -103,29 +103,12 @@ export class ClientMetadataDocuments {
     let cacheControl: string | null;
     try {
       const response = await undiciFetch(url, { dispatcher: this.#agent, redirect: "manual", signal, headers: { accept: "application/json" } });
-      if (response.status >= 300 && response.status < 400) {
+      const problem = this.#answerProblem(url.href, response.status, response.headers);
+      if (problem) {
         await response.body?.cancel();
-        throw refused(url.href, `it answered ${response.status}: redirects are not followed`);
+        throw problem;
       }
-      if (response.status >= 500 || response.status === 429) {
-        await response.body?.cancel();
-        throw unavailable(url.href, `it answered ${response.status}`);
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        throw refused(url.href, `it answered ${response.status}`);
-      }
-      const type = (response.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-      if (type !== "application/json" && !type.endsWith("+json")) {
-        await response.body?.cancel();
-        throw refused(url.href, `its content type is ${JSON.stringify(type.slice(0, 100))}, not application/json`);
-      }
-      const tooLarge = () => refused(url.href, `it is larger than ${this.#o.maxBytes} bytes`);
-      if (Number(response.headers.get("content-length") ?? "0") > this.#o.maxBytes) {
-        await response.body?.cancel();
-        throw tooLarge();
-      }
-      text = response.body ? Buffer.from(await readAtMost(response.body as ReadableStream<Uint8Array>, this.#o.maxBytes, tooLarge)).toString("utf8") : "";
+      text = response.body ? Buffer.from(await readAtMost(response.body as ReadableStream<Uint8Array>, this.#o.maxBytes, () => this.#tooLarge(url.href))).toString("utf8") : "";
       cacheControl = response.headers.get("cache-control");
     } catch (error) {
       if (error instanceof OAuthServerError) throw error;
@@ -141,6 +124,22 @@ export class ClientMetadataDocuments {
       throw refused(url.href, "it is not valid JSON");
     }
     return { body, maxAgeMs: maxAge(cacheControl) };
+  }
+
+  /** Why an answer's head rules its document out (status, content type, announced size), or undefined. */
+  #answerProblem(href: string, status: number, headers: Headers): OAuthServerError | undefined {
+    if (status >= 300 && status < 400) return refused(href, `it answered ${status}: redirects are not followed`);
+    if (status >= 500 || status === 429) return unavailable(href, `it answered ${status}`);
+    if (status !== 200) return refused(href, `it answered ${status}`);
+    const type = (headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    if (type !== "application/json" && !type.endsWith("+json")) return refused(href, `its content type is ${JSON.stringify(type.slice(0, 100))}, not application/json`);
+    // An announced oversized body is refused before it is read; with no Content-Length, Number(null) is 0.
+    if (Number(headers.get("content-length")) > this.#o.maxBytes) return this.#tooLarge(href);
+    return undefined;
+  }
+
+  #tooLarge(href: string): OAuthServerError {
+    return refused(href, `it is larger than ${this.#o.maxBytes} bytes`);
   }
 
   #validate(clientId: string, body: unknown): RegisteredClient {
@@ -180,12 +179,12 @@ function maxAge(header: string | null): number {
  * refuses the name (an answer mixing a public address with 127.0.0.1 must not let happy eyeballs pick),
  * and the socket gets only the checked list, so a second, different answer (DNS rebinding) is checked too.
  */
-function publicOnlyLookup(o: ResolvedClientMetadataDocuments): LookupFunction {
+export function publicOnlyLookup(o: Pick<ResolvedClientMetadataDocuments, "lookup" | "allowPrivateNetworks">): LookupFunction {
   return (hostname, options, callback) => {
-    const family = options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : options.family;
-    o.lookup(hostname, { all: true, ...(family ? { family } : {}) }, (error, answer) => {
+    o.lookup(hostname, { all: true, ...(options.family ? { family: options.family } : {}) }, (error, answer) => {
       if (error) return callback(error, "", 0);
-      const addresses: LookupAddress[] = typeof answer === "string" ? [{ address: answer, family: family || isIP(answer) }] : answer;
+      // A resolver that answers one address despite `all` (a custom one may): its family is the address's own.
+      const addresses: LookupAddress[] = typeof answer === "string" ? [{ address: answer, family: isIP(answer) }] : answer;
       if (addresses.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "", 0);
       if (!o.allowPrivateNetworks) {
         const bad = addresses.map(({ address }) => ({ address, found: classifyAddress(address) })).find(({ found }) => found !== "public");
