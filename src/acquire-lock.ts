@@ -1,6 +1,6 @@
 import { OAuthError, isOAuthError } from "./errors.js";
 import { withDeadline } from "./guard-storage.js";
-import type { OAuthLogger } from "./options.js";
+import type { OAuthLogger } from "./oauth-logger.js";
 import type { LockHandle, TokenLock } from "./token-lock.js";
 
 export interface LockSettings {

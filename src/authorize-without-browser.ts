@@ -1,7 +1,7 @@
 import type { TokenEndpointResponse } from "oauth4webapi";
 import type { FetchLike } from "./back-channel.js";
 import { OAuthError } from "./errors.js";
-import type { ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./resolved-options.js";
 import { requestIdentityAssertion } from "./request-identity-assertion.js";
 import { requestClientCredentials, requestWithJwtBearer, type TokenClient } from "./request-tokens.js";
 import { backoffPolicy } from "./retry-after.js";

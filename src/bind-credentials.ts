@@ -1,5 +1,5 @@
 import { OAuthError } from "./errors.js";
-import type { ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./resolved-options.js";
 import type { TokenStore } from "./token-store.js";
 
 /**

@@ -1,7 +1,7 @@
 import { assertSecureEndpoint, type FetchLike } from "./back-channel.js";
 import type { CredentialBinding } from "./bind-credentials.js";
 import { checkRegistration } from "./check-registration.js";
-import type { ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./resolved-options.js";
 import { configuredClient, isUsableRegistration, registerClient, type ClientSource } from "./register-client.js";
 import type { AuthorizationServerMetadata, ClientRecord, DiscoveryRecord, TokenStore } from "./token-store.js";
 

@@ -1,5 +1,6 @@
 import { FileLock } from "./file-lock.js";
-import type { OAuthLogger, TokenStorage } from "./options.js";
+import type { OAuthLogger } from "./oauth-logger.js";
+import type { TokenStorage } from "./token-storage.js";
 import { RedisLock, type RedisCommandClient } from "./redis-lock.js";
 import { adapterOf, storageLayers } from "./storage-layers.js";
 import { MemoryLock, type TokenLock } from "./token-lock.js";

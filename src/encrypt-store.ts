@@ -1,6 +1,6 @@
 import { OAuthError } from "./errors.js";
 import { Fernet } from "./fernet.js";
-import type { TokenStorage } from "./options.js";
+import type { TokenStorage } from "./token-storage.js";
 
 /*
  * The envelope of py-key-value's FernetEncryptionWrapper (what FastMCP uses), so one key reads what

@@ -1,4 +1,4 @@
-import type { LogoutResult } from "./revoke-tokens.js";
+import type { LogoutResult } from "./logout-result.js";
 
 /** The grant that produced a set of tokens (`jwt_bearer`: enterprise-managed authorization). */
 export type TokenGrant = "authorization_code" | "refresh_token" | "client_credentials" | "jwt_bearer";

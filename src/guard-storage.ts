@@ -1,4 +1,4 @@
-import type { TokenStorage } from "./options.js";
+import type { TokenStorage } from "./token-storage.js";
 import { adapterOf, storageLayers } from "./storage-layers.js";
 
 /**

@@ -1,8 +1,10 @@
 export { OAuth } from "./oauth.js";
 export { OAuthError, isOAuthError, type OAuthErrorCode, type OAuthErrorDetails } from "./errors.js";
-export type { OAuthOptions, TokenStorage, OAuthLogger } from "./options.js";
+export type { OAuthOptions } from "./options.js";
+export type { TokenStorage } from "./token-storage.js";
+export type { OAuthLogger } from "./oauth-logger.js";
 export type { OAuthEvent } from "./events.js";
-export type { LogoutResult, TokenRevocation } from "./revoke-tokens.js";
+export type { LogoutResult, TokenRevocation } from "./logout-result.js";
 export type { FetchLike } from "./back-channel.js";
 export type { TokenRecord, ClientRecord, DiscoveryRecord, AuthorizationServerMetadata } from "./token-store.js";
 export { Fernet, deriveFernetKey, type FernetDecryptOptions, type FernetEncryptOptions } from "./fernet.js";

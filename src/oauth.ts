@@ -1,10 +1,11 @@
-import { resolveOptions, type OAuthOptions, type ResolvedOptions } from "./options.js";
+import { resolveOptions, type OAuthOptions } from "./options.js";
+import type { ResolvedOptions } from "./resolved-options.js";
 import type { Dispatcher } from "undici";
 import { createInterceptor } from "./intercept-dispatcher.js";
 import { asOAuthError } from "./map-error.js";
 import { RequestRecovery } from "./recover-request.js";
 import { toReplayable, withBearer, type ReplayableRequest } from "./replayable-request.js";
-import type { LogoutResult } from "./revoke-tokens.js";
+import type { LogoutResult } from "./logout-result.js";
 import { Session } from "./session.js";
 import type { TokenRecord } from "./token-store.js";
 

@@ -3,40 +3,17 @@ import { z } from "zod";
 import type { LookupFunction } from "node:net";
 import { defaultBackChannelLimits, type FetchLike } from "./back-channel.js";
 import { isLoopbackHostname } from "./classify-address.js";
-import { loadSigningKey, signingAlgorithms, type SigningAlgorithm, type SigningKey } from "./client-authentication.js";
+import { loadSigningKey, signingAlgorithms, type SigningAlgorithm } from "./client-authentication.js";
 import { defaultLock } from "./default-lock.js";
 import { OAuthError } from "./errors.js";
-import { resolverSeam, systemLookup, type NetworkRules } from "./guard-network.js";
+import { resolverSeam, systemLookup } from "./guard-network.js";
 import { serverKeyOf } from "./server-key.js";
 import type { OAuthEvent } from "./events.js";
 import type { IdentityProviderOptions } from "./request-identity-assertion.js";
 import type { TokenLock } from "./token-lock.js";
-
-/**
- * How tokens are obtained when there are none:
- * - `"authorization_code"`: the user signs in in the browser (PKCE, loopback callback).
- * - `"client_credentials"`: machine to machine (RFC 6749 §4.4) with `clientId` and `clientSecret` or
- *   `privateKey`; no browser, no callback server, and a new token is requested when one expires.
- * - `"enterprise_managed"`: cross-app access (SEP-990): the user's ID token from the enterprise identity
- *   provider (`identityProvider`) is exchanged there for an identity assertion (RFC 8693), which the MCP
- *   server's authorization server trades for an access token (RFC 7523 jwt-bearer); no browser.
- */
-export type Grant = "authorization_code" | "client_credentials" | "enterprise_managed";
-
-/**
- * Where tokens, client registrations and discovery results are kept. A `Keyv` instance (keyv 5 or 6)
- * fits, and so does any object with these three async methods. `ttl` is in milliseconds.
- */
-export interface TokenStorage {
-  get(key: string): Promise<unknown>;
-  set(key: string, value: unknown, ttl?: number): Promise<unknown>;
-  delete(key: string): Promise<unknown>;
-}
-
-/** Where warnings go. `console` fits. */
-export interface OAuthLogger {
-  warn(message: string): void;
-}
+import type { OAuthLogger } from "./oauth-logger.js";
+import type { Grant, ResolvedOptions } from "./resolved-options.js";
+import type { TokenStorage } from "./token-storage.js";
 
 /** Options of `new OAuth()`. Only `mcpUrl` is required. */
 export interface OAuthOptions {
@@ -186,42 +163,6 @@ export interface OAuthOptions {
   maxRetryAfterMs?: number;
   /** Clock in milliseconds since the epoch, for token expiry. Default `Date.now`. */
   now?: () => number;
-}
-
-export interface ResolvedOptions {
-  mcpUrl: URL;
-  /** The MCP URL without fragment or trailing slash: the namespace of every storage key. */
-  serverKey: string;
-  scopes: string[];
-  clientName: string;
-  tokenStorage: TokenStorage;
-  lock: TokenLock;
-  lockLeaseMs: number;
-  lockTimeoutMs: number;
-  storageTimeoutMs: number;
-  additionalClientMetadata: Record<string, unknown>;
-  callbackPort: number | undefined;
-  authorizationServer: string | undefined;
-  clientId: string | undefined;
-  clientSecret: string | undefined;
-  signingKey: SigningKey | undefined;
-  grant: Grant;
-  identityProvider: IdentityProviderOptions | undefined;
-  clientMetadataUrl: string | undefined;
-  openBrowser: ((authorizationUrl: string) => void | Promise<void>) | undefined;
-  callbackTimeoutMs: number;
-  fetch: FetchLike;
-  /** The network rules of the back channel (`guardNetwork`), from `mcpUrl`, `fetch`, `allowInsecureHttp` and `allowPrivateNetworks`. */
-  network: NetworkRules;
-  signal: AbortSignal | undefined;
-  onEvent: (event: OAuthEvent) => void;
-  logger: OAuthLogger;
-  requestTimeoutMs: number;
-  maxResponseBytes: number;
-  maxStepUpAttempts: number;
-  maxRetries: number;
-  maxRetryAfterMs: number;
-  now: () => number;
 }
 
 const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", "expected a function");

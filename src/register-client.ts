@@ -4,7 +4,7 @@ import { toOAuthError } from "./map-error.js";
 import { asAuthorizationServer, httpOptions } from "./oauth4webapi-options.js";
 import { withSignal, type FetchLike } from "./back-channel.js";
 import { backoffPolicy, withBackoff } from "./retry-after.js";
-import type { ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./resolved-options.js";
 import type { AuthorizationServerMetadata, ClientRecord } from "./token-store.js";
 
 export type ClientSource = "dynamic" | "stored" | "pre-registered" | "metadata-document";

@@ -1,6 +1,6 @@
 import { OAuthError, isOAuthError } from "./errors.js";
 import type { OAuthEvent } from "./events.js";
-import type { ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./resolved-options.js";
 
 /**
  * The answers that mean "not now" rather than "no": 429 (RFC 6585 §4) and 503 (RFC 9110 §15.6.4). The

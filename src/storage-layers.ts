@@ -1,4 +1,4 @@
-import type { TokenStorage } from "./options.js";
+import type { TokenStorage } from "./token-storage.js";
 
 /**
  * The store and the stores it wraps, outermost first: wrappers that expose `inner` (like

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { isOAuthError, OAuthError } from "./errors.js";
-import type { OAuthLogger, TokenStorage } from "./options.js";
+import type { OAuthLogger } from "./oauth-logger.js";
+import type { TokenStorage } from "./token-storage.js";
 import { resourceCovers } from "./resource-covers.js";
 
 /*

@@ -1,0 +1,4 @@
+/** Where warnings go. `console` fits. */
+export interface OAuthLogger {
+  warn(message: string): void;
+}
