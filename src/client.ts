@@ -2,8 +2,8 @@ import { Client as SdkClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { FetchLike } from "./back-channel.js";
-import { OAuthError } from "./errors.js";
+import type { FetchLike } from "./shared/back-channel.js";
+import { OAuthError } from "./shared/errors.js";
 import { OAuth } from "./oauth.js";
 import type { OAuthOptions } from "./options.js";
 

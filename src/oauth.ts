@@ -1,13 +1,13 @@
 import { resolveOptions, type OAuthOptions } from "./options.js";
-import type { ResolvedOptions } from "./resolved-options.js";
+import type { ResolvedOptions } from "./flow/resolved-options.js";
 import type { Dispatcher } from "undici";
-import { createInterceptor } from "./intercept-dispatcher.js";
-import { asOAuthError } from "./map-error.js";
-import { RequestRecovery } from "./recover-request.js";
-import { toReplayable, withBearer, type ReplayableRequest } from "./replayable-request.js";
-import type { LogoutResult } from "./logout-result.js";
-import { Session } from "./session.js";
-import type { TokenRecord } from "./token-store.js";
+import { createInterceptor } from "./transport/intercept-dispatcher.js";
+import { asOAuthError } from "./shared/map-error.js";
+import { RequestRecovery } from "./transport/request-recovery.js";
+import { toReplayable, withBearer, type ReplayableRequest } from "./transport/replayable-request.js";
+import type { LogoutResult } from "./shared/logout-result.js";
+import { Session } from "./flow/session.js";
+import type { TokenRecord } from "./store/token-store.js";
 
 /**
  * OAuth 2.1 for one MCP server, behind a `fetch`. Pass `oauth.fetch` wherever a fetch goes (the MCP

@@ -1,19 +1,19 @@
 import Keyv from "keyv";
 import { z } from "zod";
 import type { LookupFunction } from "node:net";
-import { defaultBackChannelLimits, type FetchLike } from "./back-channel.js";
-import { isLoopbackHostname } from "./classify-address.js";
-import { loadSigningKey, signingAlgorithms, type SigningAlgorithm } from "./client-authentication.js";
-import { defaultLock } from "./default-lock.js";
-import { OAuthError } from "./errors.js";
-import { resolverSeam, systemLookup } from "./guard-network.js";
-import { serverKeyOf } from "./server-key.js";
-import type { OAuthEvent } from "./events.js";
-import type { IdentityProviderOptions } from "./request-identity-assertion.js";
-import type { TokenLock } from "./token-lock.js";
-import type { OAuthLogger } from "./oauth-logger.js";
-import type { Grant, ResolvedOptions } from "./resolved-options.js";
-import type { TokenStorage } from "./token-storage.js";
+import { defaultBackChannelLimits, type FetchLike } from "./shared/back-channel.js";
+import { isLoopbackHostname } from "./shared/classify-address.js";
+import { loadSigningKey, signingAlgorithms, type SigningAlgorithm } from "./flow/client-authentication.js";
+import { defaultLock } from "./store/default-lock.js";
+import { OAuthError } from "./shared/errors.js";
+import { resolverSeam, systemLookup } from "./shared/guard-network.js";
+import { serverKeyOf } from "./shared/server-key.js";
+import type { OAuthEvent } from "./shared/events.js";
+import type { IdentityProviderOptions } from "./flow/request-identity-assertion.js";
+import type { TokenLock } from "./store/token-lock.js";
+import type { OAuthLogger } from "./shared/oauth-logger.js";
+import type { Grant, ResolvedOptions } from "./flow/resolved-options.js";
+import type { TokenStorage } from "./store/token-storage.js";
 
 /** Options of `new OAuth()`. Only `mcpUrl` is required. */
 export interface OAuthOptions {

@@ -1,5 +1,5 @@
 /**
- * Authorization server discovery (src/discover-authorization-server.ts) against a metadata server on
+ * Authorization server discovery (src/flow/discover-authorization-server.ts) against a metadata server on
  * 127.0.0.1: which locations are tried, in what order and when it stops; what a found document must hold
  * before it is used (the exact issuer, valid fields, the endpoints the grant needs,
  * PKCE S256 for the code flow, and endpoints that pass the http: rule, each checked separately); and the
@@ -7,9 +7,9 @@
  * pass the same rule).
  */
 import { describe, expect, it } from "vitest";
-import { createBackChannelFetch, type FetchLike } from "../src/back-channel.js";
-import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "../src/discover-authorization-server.js";
-import type { MetadataContext } from "../src/fetch-metadata.js";
+import { createBackChannelFetch, type FetchLike } from "../src/shared/back-channel.js";
+import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "../src/flow/discover-authorization-server.js";
+import type { MetadataContext } from "../src/flow/fetch-metadata.js";
 import { OAuthError, type OAuthEvent } from "../src/index.js";
 import { cleanupAfterEach } from "./support/local-server.js";
 import { asMetadata, startMetadataServer, type Route } from "./support/metadata-server.js";

@@ -9,7 +9,7 @@
 import type { ServerResponse } from "node:http";
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
-import { createBackChannelFetch, defaultBackChannelLimits, ResponseTooLargeError, type BackChannelLimits } from "../src/back-channel.js";
+import { createBackChannelFetch, defaultBackChannelLimits, ResponseTooLargeError, type BackChannelLimits } from "../src/shared/back-channel.js";
 import { isOAuthError, OAuth } from "../src/index.js";
 import { cleanupAfterEach, listenLocal } from "./support/local-server.js";
 

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import Keyv from "keyv";
 import { afterEach, describe, expect, it } from "vitest";
 import { isOAuthError, MemoryLock, OAuth, OAuthError, type OAuthEvent, type OAuthOptions, type TokenLock } from "../src/index.js";
-import { parseRetryAfter, withBackoff, type BackoffPolicy } from "../src/retry-after.js";
+import { parseRetryAfter, withBackoff, type BackoffPolicy } from "../src/flow/retry-after.js";
 import { good, hostileServer, SECRET, type Answer, type HostileAnswers, type HostileServer } from "./support/hostile-server.js";
 import { captureLogger } from "./support/openers.js";
 

@@ -2,7 +2,7 @@ import { getEventListeners } from "node:events";
 import { Agent, createServer, request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { isOAuthError } from "../src/index.js";
-import { listenForCallback, type CallbackListener } from "../src/listen-for-callback.js";
+import { listenForCallback, type CallbackListener } from "../src/flow/listen-for-callback.js";
 
 /**
  * The loopback listener on its own, for the states a whole flow rarely reaches: a second callback while the

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { isOAuthError, type OAuthErrorCode } from "../src/index.js";
-import { listenForCallback } from "../src/listen-for-callback.js";
-import { OAuthError } from "../src/errors.js";
+import { listenForCallback } from "../src/flow/listen-for-callback.js";
+import { OAuthError } from "../src/shared/errors.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 import { followRedirects, neverOpens } from "./support/openers.js";
 

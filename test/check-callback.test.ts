@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkCallback } from "../src/authorize.js";
+import { checkCallback } from "../src/flow/authorize.js";
 import { isOAuthError, type OAuthEvent } from "../src/index.js";
-import type { AuthorizationServerMetadata, ClientRecord } from "../src/token-store.js";
+import type { AuthorizationServerMetadata, ClientRecord } from "../src/store/token-store.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 
 /**

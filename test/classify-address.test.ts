@@ -1,11 +1,11 @@
 /**
- * The address classes behind the network rules (src/classify-address.ts), checked directly: every range's
+ * The address classes behind the network rules (src/shared/classify-address.ts), checked directly: every range's
  * edges, each IPv6 form that carries an IPv4 address (mapped, NAT64, 6to4, IPv4-compatible) with near
  * misses that carry none, zone suffixes, refusal of what is not an IP, the ordering helpers, and the
  * loopback-hostname test the `http:` rule uses. No test here touches the network.
  */
 import { describe, expect, it } from "vitest";
-import { classifyAddress, ipLiteral, isLoopbackHostname, leastPrivate, morePrivate, type AddressClass } from "../src/classify-address.js";
+import { classifyAddress, ipLiteral, isLoopbackHostname, leastPrivate, morePrivate, type AddressClass } from "../src/shared/classify-address.js";
 
 const order: AddressClass[] = ["public", "private", "link-local", "loopback"];
 

@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, verify, webcrypto, type KeyObject } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { clientAuthentication, loadSigningKey, type SigningAlgorithm } from "../src/client-authentication.js";
+import { clientAuthentication, loadSigningKey, type SigningAlgorithm } from "../src/flow/client-authentication.js";
 import { isOAuthError } from "../src/index.js";
 
 /**

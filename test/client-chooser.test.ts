@@ -6,12 +6,12 @@
  */
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
-import { CredentialBinding } from "../src/bind-credentials.js";
-import type { FetchLike } from "../src/back-channel.js";
-import { ClientChooser } from "../src/choose-client.js";
+import { CredentialBinding } from "../src/flow/credential-binding.js";
+import type { FetchLike } from "../src/shared/back-channel.js";
+import { ClientChooser } from "../src/flow/client-chooser.js";
 import { isOAuthError, type OAuthEvent, type OAuthOptions, type TokenStorage } from "../src/index.js";
 import { resolveOptions } from "../src/options.js";
-import { TokenStore, type ClientRecord, type DiscoveryRecord } from "../src/token-store.js";
+import { TokenStore, type ClientRecord, type DiscoveryRecord } from "../src/store/token-store.js";
 import { hostileServer, type Answer, type HostileServer } from "./support/hostile-server.js";
 import { cleanupAfterEach } from "./support/local-server.js";
 

@@ -9,8 +9,8 @@ import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { isOAuthError, type OAuthOptions } from "../src/index.js";
 import { resolveOptions } from "../src/options.js";
-import { configuredClient, isUsableRegistration, registerClient } from "../src/register-client.js";
-import type { AuthorizationServerMetadata } from "../src/token-store.js";
+import { configuredClient, isUsableRegistration, registerClient } from "../src/flow/register-client.js";
+import type { AuthorizationServerMetadata } from "../src/store/token-store.js";
 import { hostileServer, type Answer, type HostileServer } from "./support/hostile-server.js";
 import { cleanupAfterEach } from "./support/local-server.js";
 

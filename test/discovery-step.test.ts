@@ -1,13 +1,13 @@
 /**
- * Discovery as one step (src/discover.ts) against a metadata server on 127.0.0.1: the record it returns
+ * Discovery as one step (src/flow/discover.ts) against a metadata server on 127.0.0.1: the record it returns
  * and the events it emits on the RFC 9728 path and on the 2025-03-26 path; which listed authorization
  * server is used (the first, or the one the `authorizationServer` option wants); and that a wanted server
  * the MCP server does not name is refused with authorization_server_mismatch before any request reaches it.
  */
 import { describe, expect, it } from "vitest";
-import { createBackChannelFetch } from "../src/back-channel.js";
-import { discover } from "../src/discover.js";
-import type { MetadataContext } from "../src/fetch-metadata.js";
+import { createBackChannelFetch } from "../src/shared/back-channel.js";
+import { discover } from "../src/flow/discover.js";
+import type { MetadataContext } from "../src/flow/fetch-metadata.js";
 import { OAuthError, type OAuthEvent } from "../src/index.js";
 import { cleanupAfterEach } from "./support/local-server.js";
 import { asMetadata, startMetadataServer, type Route } from "./support/metadata-server.js";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { createBackChannelFetch } from "../src/back-channel.js";
-import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "../src/discover-authorization-server.js";
-import { assertResourceCovers, discoverResource } from "../src/discover-resource.js";
-import { pathWithin } from "../src/resource-covers.js";
+import { createBackChannelFetch } from "../src/shared/back-channel.js";
+import { discoverAuthorizationServer, discoverLegacyAuthorizationServer } from "../src/flow/discover-authorization-server.js";
+import { assertResourceCovers, discoverResource } from "../src/flow/discover-resource.js";
+import { pathWithin } from "../src/shared/resource-covers.js";
 import { isOAuthError, type OAuthEvent } from "../src/index.js";
 import { harness, rpc } from "./support/harness.js";
 import { cleanupAfterEach } from "./support/local-server.js";

@@ -7,7 +7,7 @@
  */
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { isOAuthError, OAuthError } from "../src/errors.js";
+import { isOAuthError, OAuthError } from "../src/shared/errors.js";
 
 const TOKEN = "AT-SECRET-c4e1f07a";
 

@@ -1,5 +1,5 @@
 /**
- * The built-in fetch's connect-time lookup (src/guard-network.ts, `checkedLookup`) keeps the address
+ * The built-in fetch's connect-time lookup (src/shared/guard-network.ts, `checkedLookup`) keeps the address
  * family the socket asked for: a socket that names none (net.connect's default, with or without happy
  * eyeballs) gets a resolution over both families, so a host reachable only over IPv6 stays reachable. The
  * resolver here records the options of every call; the only connection made is to 127.0.0.1.
@@ -7,7 +7,7 @@
 import type { LookupAddress } from "node:dns";
 import net, { isIP, type LookupFunction } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { guardNetwork } from "../src/guard-network.js";
+import { guardNetwork } from "../src/shared/guard-network.js";
 import { cleanupAfterEach, listenLocal } from "./support/local-server.js";
 import { loopbackOnlyConnections } from "./support/loopback-only.js";
 

@@ -1,5 +1,5 @@
 /**
- * The back channel's network guard (src/guard-network.ts), driven directly: what reaches the user's fetch
+ * The back channel's network guard (src/shared/guard-network.ts), driven directly: what reaches the user's fetch
  * and when the resolver is asked; how resolver answers of every shape are read (a single string, an empty
  * list, an error) for the MCP host and for the target; what the built-in fetch sends (a `Request`'s parts,
  * `init`), that it reuses its checked connections, that its connect-time lookup also serves sockets that
@@ -11,8 +11,8 @@
 import type { LookupAddress } from "node:dns";
 import net, { isIP, type LookupFunction } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { FetchLike } from "../src/back-channel.js";
-import { guardNetwork, type NetworkRules } from "../src/guard-network.js";
+import type { FetchLike } from "../src/shared/back-channel.js";
+import { guardNetwork, type NetworkRules } from "../src/shared/guard-network.js";
 import { isOAuthError } from "../src/index.js";
 import { loopbackOnlyConnections } from "./support/loopback-only.js";
 import { cleanupAfterEach, listenLocal } from "./support/local-server.js";

@@ -24,9 +24,9 @@ import {
   type Client,
 } from "oauth4webapi";
 import { afterEach, describe, expect, it } from "vitest";
-import { createBackChannelFetch } from "../src/back-channel.js";
-import { OAuthError } from "../src/errors.js";
-import { asOAuthError, toOAuthError } from "../src/map-error.js";
+import { createBackChannelFetch } from "../src/shared/back-channel.js";
+import { OAuthError } from "../src/shared/errors.js";
+import { asOAuthError, toOAuthError } from "../src/shared/map-error.js";
 
 const as: AuthorizationServer = { issuer: "https://as.example", token_endpoint: "https://as.example/token" };
 const client: Client = { client_id: "c1" };

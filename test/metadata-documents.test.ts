@@ -1,13 +1,13 @@
 /**
- * How one well-known metadata GET is read (src/fetch-metadata.ts), against a real server on 127.0.0.1:
+ * How one well-known metadata GET is read (src/flow/fetch-metadata.ts), against a real server on 127.0.0.1:
  * the event and the request it sends, which statuses mean "not here, try the next location" (4xx only) and
  * which stop discovery (everything else that is not 200, with the status and whether it is transient),
  * which bodies count as a metadata document (a JSON object only), and the well-known URL it builds.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { describe, expect, it } from "vitest";
-import { createBackChannelFetch } from "../src/back-channel.js";
-import { fetchMetadata, wellKnownUrl, type MetadataContext } from "../src/fetch-metadata.js";
+import { createBackChannelFetch } from "../src/shared/back-channel.js";
+import { fetchMetadata, wellKnownUrl, type MetadataContext } from "../src/flow/fetch-metadata.js";
 import { isOAuthError, OAuthError, type OAuthEvent } from "../src/index.js";
 import { cleanupAfterEach, listenLocal } from "./support/local-server.js";
 

@@ -3,7 +3,7 @@ import { createServer, isIP, type AddressInfo, type LookupFunction } from "node:
 import Keyv from "keyv";
 import { MockAgent, request } from "undici";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { resolverSeam } from "../src/guard-network.js";
+import { resolverSeam } from "../src/shared/guard-network.js";
 import { isOAuthError, OAuth, type OAuthError, type OAuthOptions } from "../src/index.js";
 import { cleanupAfterEach } from "./support/local-server.js";
 import { loopbackOnlyConnections } from "./support/loopback-only.js";

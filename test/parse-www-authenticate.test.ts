@@ -4,7 +4,7 @@ import {
   readBearerChallenge,
   type BearerChallenge,
   type Challenge,
-} from "../src/parse-www-authenticate.js";
+} from "../src/flow/parse-www-authenticate.js";
 
 const SDK_MISSING =
   'Bearer error="invalid_token", error_description="Missing Authorization header", scope="mcp:basic", resource_metadata="http://localhost:3000/.well-known/oauth-protected-resource/mcp"';

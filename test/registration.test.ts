@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { configuredClient, isUsableRegistration } from "../src/register-client.js";
-import { clientAuthentication } from "../src/client-authentication.js";
+import { configuredClient, isUsableRegistration } from "../src/flow/register-client.js";
+import { clientAuthentication } from "../src/flow/client-authentication.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 
 let h: Harness | undefined;

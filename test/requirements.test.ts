@@ -5,7 +5,7 @@ import { networkInterfaces } from "node:os";
 import Keyv from "keyv";
 import { describe, expect, it, vi } from "vitest";
 import { OAuth, OAuthError, type FetchLike, type OAuthOptions, type TokenRecord } from "../src/index.js";
-import { listenForCallback } from "../src/listen-for-callback.js";
+import { listenForCallback } from "../src/flow/listen-for-callback.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 import { hostileServer, SECRET, type Answer, type HostileAnswers, type HostileServer } from "./support/hostile-server.js";
 import { cleanupAfterEach, listenLocal } from "./support/local-server.js";

@@ -6,8 +6,8 @@
  * metadata server only.
  */
 import { describe, expect, it } from "vitest";
-import { createBackChannelFetch } from "../src/back-channel.js";
-import { assertResourceCovers, discoverResource } from "../src/discover-resource.js";
+import { createBackChannelFetch } from "../src/shared/back-channel.js";
+import { assertResourceCovers, discoverResource } from "../src/flow/discover-resource.js";
 import { isOAuthError, type OAuthEvent } from "../src/index.js";
 import { cleanupAfterEach } from "./support/local-server.js";
 import { startMetadataServer } from "./support/metadata-server.js";

@@ -8,7 +8,7 @@
  * loopback address is not. Pure functions: no network.
  */
 import { describe, expect, it } from "vitest";
-import { assertSecureEndpoint, isLoopbackHost, type HttpRules } from "../src/back-channel.js";
+import { assertSecureEndpoint, isLoopbackHost, type HttpRules } from "../src/shared/back-channel.js";
 import { isOAuthError, type OAuthError } from "../src/index.js";
 
 function refusal(run: () => unknown): OAuthError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { selectScopes, type ScopeInputs } from "../src/select-scopes.js";
+import { selectScopes, type ScopeInputs } from "../src/flow/select-scopes.js";
 
 const none: ScopeInputs = { challenged: undefined, configured: [], resourceScopes: undefined, serverScopes: undefined };
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { TokenStorage } from "../src/index.js";
-import { TokenStore, type DiscoveryRecord, type TokenRecord } from "../src/token-store.js";
+import { TokenStore, type DiscoveryRecord, type TokenRecord } from "../src/store/token-store.js";
 import { backends, uniqueNamespace, type Backend } from "./support/backends.js";
 import { harness, rpc } from "./support/harness.js";
 import { cleanupAfterEach } from "./support/local-server.js";

@@ -2,7 +2,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import KeyvRedis from "@keyv/redis";
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
-import { guardStorage } from "../src/guard-storage.js";
+import { guardStorage } from "../src/store/guard-storage.js";
 import { Fernet, FernetEncryptionWrapper, isOAuthError, MemoryLock, type TokenStorage } from "../src/index.js";
 import { redisUp, uniqueNamespace } from "./support/backends.js";
 import { harness, rpc } from "./support/harness.js";

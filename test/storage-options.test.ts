@@ -5,7 +5,7 @@ import KeyvRedis from "@keyv/redis";
 import KeyvSqlite from "@keyv/sqlite";
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
-import { defaultLock } from "../src/default-lock.js";
+import { defaultLock } from "../src/store/default-lock.js";
 import { FileLock, Fernet, FernetEncryptionWrapper, MemoryLock, OAuth, OAuthError, RedisLock } from "../src/index.js";
 import { resolveOptions } from "../src/options.js";
 import { captureLogger } from "./support/openers.js";

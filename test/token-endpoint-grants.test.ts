@@ -9,7 +9,7 @@
 import Keyv from "keyv";
 import { afterEach, describe, expect, it } from "vitest";
 import { isOAuthError, OAuth, type OAuthError, type OAuthOptions } from "../src/index.js";
-import { toTokenRecord } from "../src/request-tokens.js";
+import { toTokenRecord } from "../src/flow/request-tokens.js";
 import { good, hostileServer, SECRET, type HostileAnswers, type HostileServer } from "./support/hostile-server.js";
 import { captureLogger } from "./support/openers.js";
 

@@ -1,7 +1,7 @@
 import Keyv from "keyv";
 import { afterEach, describe, expect, it } from "vitest";
 import { OAuth } from "../src/index.js";
-import { maxTokenLifetimeSeconds } from "../src/request-tokens.js";
+import { maxTokenLifetimeSeconds } from "../src/flow/request-tokens.js";
 import { hostileServer, SECRET, type HostileServer } from "./support/hostile-server.js";
 import { captureLogger } from "./support/openers.js";
 

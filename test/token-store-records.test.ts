@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { isOAuthError, type TokenStorage } from "../src/index.js";
-import { TokenStore, type DiscoveryRecord, type TokenRecord } from "../src/token-store.js";
+import { TokenStore, type DiscoveryRecord, type TokenRecord } from "../src/store/token-store.js";
 import { captureLogger } from "./support/openers.js";
 
 const mcpUrl = new URL("http://127.0.0.1:9/mcp");

@@ -1,8 +1,8 @@
 import type { LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent, fetch as undiciFetch } from "undici";
-import { readAtMost } from "../back-channel.js";
-import { classifyAddress, ipLiteral, isLoopbackHostname, type AddressClass } from "../classify-address.js";
+import { readAtMost } from "../shared/back-channel.js";
+import { classifyAddress, ipLiteral, isLoopbackHostname, type AddressClass } from "../shared/classify-address.js";
 import type { ResolvedClientMetadataDocuments, ResolvedProviderOptions } from "./options.js";
 import { validateClientMetadata } from "./handle-register.js";
 import { OAuthServerError } from "./server-errors.js";

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from "../back-channel.js";
+import { isLoopbackHost } from "../shared/back-channel.js";
 import { isClientIdUrl } from "./client-metadata-documents.js";
 import { escapeHtml, page, pageHeaders } from "./html.js";
 

@@ -1,4 +1,4 @@
-import { callbackPageHeaders, escapeHtml } from "../callback-page.js";
+import { callbackPageHeaders, escapeHtml } from "../shared/callback-page.js";
 
 export { escapeHtml };
 

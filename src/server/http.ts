@@ -1,4 +1,4 @@
-import { readAtMost } from "../back-channel.js";
+import { readAtMost } from "../shared/back-channel.js";
 import { OAuthServerError, invalidRequest } from "./server-errors.js";
 
 /** RFC 6749 §5.1 and OAuth 2.1 §3.2.3: token-bearing responses must not be cached. */

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { isLoopbackHost } from "../back-channel.js";
+import { isLoopbackHost } from "../shared/back-channel.js";
 import { ClientMetadataDocuments, isClientIdUrl } from "./client-metadata-documents.js";
 import { preflight, withCors } from "./cors.js";
 import { authorizationResponseUrl, handleAuthorize, mintAuthorizationCode } from "./handle-authorize.js";

@@ -1,8 +1,8 @@
 import { lookup as dnsLookup } from "node:dns";
 import type { LookupFunction } from "node:net";
 import { z } from "zod";
-import { isLoopbackHost } from "../back-channel.js";
-import { OAuthError } from "../errors.js";
+import { isLoopbackHost } from "../shared/back-channel.js";
+import { OAuthError } from "../shared/errors.js";
 import { defaultRateLimits, MemoryRateLimiter, type EndpointLimits, type LimitedEndpoint, type RateLimiter, type RateLimitOptions } from "./rate-limit.js";
 import type { RegisteredClient } from "./types.js";
 

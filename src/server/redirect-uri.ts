@@ -1,4 +1,4 @@
-import { isLoopbackHost } from "../back-channel.js";
+import { isLoopbackHost } from "../shared/back-channel.js";
 
 /** Schemes that run code or read local data in a browser, refused whatever the client type (RFC 9700 §2.6). */
 const dangerousSchemes = new Set(["javascript:", "data:", "file:", "vbscript:", "blob:", "about:", "filesystem:"]);

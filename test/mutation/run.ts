@@ -3,7 +3,7 @@
  *
  * Mutation testing with StrykerJS, one module per Stryker run (Stryker's per-test coverage and its dry run
  * stay small that way). With no module, every module of `modules` below that exists, in that order (the most
- * security-critical first). A module is `authorize`, `authorize.ts` or `src/authorize.ts`.
+ * security-critical first). A module is `authorize`, `flow/authorize`, `authorize.ts` or `src/flow/authorize.ts`.
  *
  * Each run loads only the in-process test files that call into the module (test/mutation/vitest.config.ts
  * leaves out the files that drive child processes). Which files those are comes from a coverage map,
@@ -22,30 +22,30 @@ import { fileURLToPath } from "node:url";
 
 /** The security-critical modules, the client's first (most critical first), then the server's. */
 const modules = [
-  "src/authorize.ts",
-  "src/listen-for-callback.ts",
-  "src/token-scope.ts",
-  "src/resource-covers.ts",
-  "src/bind-credentials.ts",
-  "src/client-authentication.ts",
-  "src/map-error.ts",
-  "src/errors.ts",
-  "src/request-tokens.ts",
-  "src/discover-resource.ts",
-  "src/token-store.ts",
-  "src/back-channel.ts",
-  "src/classify-address.ts",
-  "src/guard-network.ts",
-  "src/discover-authorization-server.ts",
-  "src/discover.ts",
-  "src/fetch-metadata.ts",
-  "src/register-client.ts",
-  "src/choose-client.ts",
-  "src/encrypt-store.ts",
-  "src/fernet.ts",
-  "src/token-lock.ts",
-  "src/file-lock.ts",
-  "src/redis-lock.ts",
+  "src/flow/authorize.ts",
+  "src/flow/listen-for-callback.ts",
+  "src/flow/token-scope.ts",
+  "src/shared/resource-covers.ts",
+  "src/flow/credential-binding.ts",
+  "src/flow/client-authentication.ts",
+  "src/shared/map-error.ts",
+  "src/shared/errors.ts",
+  "src/flow/request-tokens.ts",
+  "src/flow/discover-resource.ts",
+  "src/store/token-store.ts",
+  "src/shared/back-channel.ts",
+  "src/shared/classify-address.ts",
+  "src/shared/guard-network.ts",
+  "src/flow/discover-authorization-server.ts",
+  "src/flow/discover.ts",
+  "src/flow/fetch-metadata.ts",
+  "src/flow/register-client.ts",
+  "src/flow/client-chooser.ts",
+  "src/store/fernet-encryption-wrapper.ts",
+  "src/store/fernet.ts",
+  "src/store/token-lock.ts",
+  "src/store/file-lock.ts",
+  "src/store/redis-lock.ts",
   // The server's security modules (issue 11): redirect URIs, /authorize, both grants, client
   // authentication, the bearer guard, registration, consent (page and flow), metadata documents.
   "src/server/redirect-uri.ts",
@@ -212,8 +212,11 @@ function newest(dirs: string[]): number {
   return latest;
 }
 
+/** `authorize`, `flow/authorize`, `authorize.ts` or `src/flow/authorize.ts`: a bare name is looked up among `modules`. */
 function toModule(arg: string): string {
-  return `src/${arg.replace(/^(\.\/)?src\//, "").replace(/\.ts$/, "")}.ts`;
+  const path = `src/${arg.replace(/^(\.\/)?src\//, "").replace(/\.ts$/, "")}.ts`;
+  if (existsSync(path)) return path;
+  return modules.find((module) => module.endsWith(`/${arg.replace(/\.ts$/, "")}.ts`)) ?? path;
 }
 
 function slug(file: string): string {

@@ -5,7 +5,7 @@
  * tries the lock in directory i at start + i * gapMs, and prints `{"done":true,"won":[...]}`.
  */
 import { createInterface } from "node:readline";
-import { FileLock } from "../../src/file-lock.js";
+import { FileLock } from "../../src/store/file-lock.js";
 
 export interface ContenderConfig {
   mode: "hold" | "contend";
