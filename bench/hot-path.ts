@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent, fetch as undiciFetch } from "undici";
 import { OAuth, type TokenStorage } from "../src/index.js";
-import { TokenStore } from "../src/token-store.js";
+import { TokenStore } from "../src/store/token-store.js";
 
 export interface HotPathResult {
   requests: number;
