@@ -6,7 +6,9 @@ import type { FetchLike } from "./shared/back-channel.js";
 import { OAuthError } from "./shared/errors.js";
 import { OAuth } from "./oauth.js";
 import type { OAuthOptions } from "./options.js";
+import { withBearer } from "./transport/bearer.js";
 
+/** Options of `new Client()`: how it authenticates and which transport it speaks. All are optional. */
 export interface ClientOptions {
   /**
    * `"oauth"`: an `OAuth` with default options (plus `oauth`) for this URL; an `OAuth` instance: used as
@@ -30,6 +32,7 @@ type CallToolParams = Parameters<SdkClient["callTool"]>[0];
  * The SDK client is exposed as `sdk` for everything this wrapper does not forward.
  */
 export class Client {
+  /** The MCP server endpoint this client connects to. */
   readonly url: URL;
   /** The `OAuth` doing the authorization, when `auth` is `"oauth"` or an `OAuth`. */
   readonly oauth: OAuth | undefined;
@@ -37,6 +40,10 @@ export class Client {
   readonly #options: ClientOptions;
   #sdk: SdkClient | undefined;
 
+  /**
+   * Sets up the client; nothing is sent until {@link Client.connect}. With `auth: "oauth"` this creates the
+   * `OAuth`, so an invalid `oauth` option throws `OAuthError` `invalid_options` here.
+   */
   constructor(url: string | URL, options: ClientOptions = {}) {
     this.url = new URL(url);
     this.#options = options;
@@ -47,12 +54,18 @@ export class Client {
     this.#fetch = this.oauth?.fetch ?? (typeof auth === "string" && auth !== "oauth" ? staticBearer(this.url, auth, base) : base);
   }
 
-  /** The connected SDK client. */
+  /** The connected SDK client. Throws `OAuthError` `invalid_options` before {@link Client.connect}. */
   get sdk(): SdkClient {
     if (!this.#sdk) throw new OAuthError("invalid_options", "the client is not connected; call connect() first");
     return this.#sdk;
   }
 
+  /**
+   * Connects and runs the MCP initialization, authorizing first when the server asks for it (with
+   * `OAuth`, this is where a login may open the browser). With `transport: "auto"`, Streamable HTTP is
+   * tried first and SSE only when that answers 4xx. Rejects with the `OAuthError` of a failed
+   * authorization, or with the SDK's error when the server cannot be reached or refuses the connection.
+   */
   async connect(): Promise<void> {
     const mode = this.#options.transport ?? "auto";
     if (mode !== "sse") {
@@ -67,14 +80,27 @@ export class Client {
     this.#sdk = await this.#connectWith(new SSEClientTransport(this.url, { fetch: this.#fetch }));
   }
 
+  /**
+   * The server's tools (MCP `tools/list`), as the SDK's `listTools` returns them; arguments are passed on
+   * to it. Throws `OAuthError` `invalid_options` before {@link Client.connect}.
+   */
   listTools(...args: Parameters<SdkClient["listTools"]>): ReturnType<SdkClient["listTools"]> {
     return this.sdk.listTools(...args);
   }
 
+  /**
+   * Calls the tool `name` with `args` (MCP `tools/call`) and resolves to its result. A tool that fails
+   * reports it in the result (`isError`); a protocol failure rejects with the SDK's error. Throws
+   * `OAuthError` `invalid_options` before {@link Client.connect}.
+   */
   callTool(name: string, args?: CallToolParams["arguments"]): ReturnType<SdkClient["callTool"]> {
     return this.sdk.callTool({ name, ...(args ? { arguments: args } : {}) });
   }
 
+  /**
+   * Closes the connection; {@link Client.connect} may be called again afterwards. Tokens stay in the
+   * store (`oauth.logout()` removes them). Does nothing when not connected.
+   */
   async close(): Promise<void> {
     await this.#sdk?.close();
     this.#sdk = undefined;
@@ -92,8 +118,7 @@ function staticBearer(url: URL, token: string, base: FetchLike): FetchLike {
   return (input, init) => {
     const target = new URL(input instanceof Request ? input.url : input);
     if (target.origin !== url.origin) return base(input, init);
-    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    headers.set("authorization", `Bearer ${token}`);
-    return base(input, { ...init, headers });
+    const headers = init?.headers ?? (input instanceof Request ? input.headers : undefined);
+    return base(input, withBearer({ ...init, ...(headers === undefined ? {} : { headers }) }, token));
   };
 }

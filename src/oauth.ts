@@ -4,10 +4,12 @@ import type { Dispatcher } from "undici";
 import { createInterceptor } from "./transport/intercept-dispatcher.js";
 import { asOAuthError } from "./shared/map-error.js";
 import { RequestRecovery } from "./transport/request-recovery.js";
-import { toReplayable, withBearer, type ReplayableRequest } from "./transport/replayable-request.js";
+import { withBearer } from "./transport/bearer.js";
+import { toReplayable, type ReplayableRequest } from "./transport/replayable-request.js";
 import type { LogoutResult } from "./shared/logout-result.js";
 import { Session } from "./flow/session.js";
 import type { TokenRecord } from "./store/token-store.js";
+import { mergeSignals } from "./shared/merge-signals.js";
 
 /**
  * OAuth 2.1 for one MCP server, behind a `fetch`. Pass `oauth.fetch` wherever a fetch goes (the MCP
@@ -41,16 +43,17 @@ export class OAuth {
     const request = prepared instanceof Promise ? await prepared : prepared;
     const own = request.init.signal ?? undefined;
     const signal = this.#o.signal;
-    if (signal) request.init = { ...request.init, signal: own ? AbortSignal.any([own, signal]) : signal };
+    if (signal) request.init = { ...request.init, signal: mergeSignals(own, signal) ?? null };
 
     const recovery = new RequestRecovery(this.#session, this.#o.maxStepUpAttempts, request.url.origin, own);
     let token = recovery.cachedToken() ?? (await recovery.firstToken());
     // RequestRecovery bounds the retries: each pass returns, throws, or spends one recovery.
     for (;;) {
       const response = await this.#send(request, token);
-      if (!recovery.handles(response.status, response.headers)) return response;
+      const recoverable = recovery.recoverable(response.status, response.headers);
+      if (!recoverable) return response;
       await discard(response);
-      token = await recovery.recover(response.status, response.headers);
+      token = await recovery.recover(recoverable);
     }
   };
 
@@ -82,7 +85,7 @@ export class OAuth {
    */
   async getAccessToken(): Promise<string> {
     try {
-      const tokens: TokenRecord = (await this.#session.currentToken()) ?? (await this.#session.authorize(undefined, undefined));
+      const tokens: TokenRecord = (await this.#session.currentToken()) ?? (await this.#session.authorize());
       return tokens.access_token;
     } catch (error) {
       throw asOAuthError(error, "getAccessToken()");
@@ -131,7 +134,7 @@ export class OAuth {
     await this.#session.clear().catch((error: unknown) => Promise.reject(asOAuthError(error, "clearTokens()")));
   }
 
-  /** The storage key of a record, for inspection and migration (see README "Storage keys"). */
+  /** The storage key of a record, for inspection and migration (see docs/storage.md, "Storage keys"). */
   storageKey(kind: "discovery" | "client" | "tokens" | "binding", issuer?: string): string {
     return this.#session.store.key(kind, issuer);
   }

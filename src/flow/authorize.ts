@@ -6,7 +6,7 @@ import type { OAuthEvent } from "../shared/events.js";
 import { listenForCallback, type CallbackListener, type CallbackListenerOptions } from "./listen-for-callback.js";
 import { toOAuthError } from "../shared/map-error.js";
 import { asAuthorizationServer, asClient } from "./oauth4webapi-options.js";
-import { assertBrowsableUrl } from "./open-browser.js";
+import { authorizationUrl } from "./authorization-url.js";
 import { exchangeCode } from "./request-tokens.js";
 import type { BackoffPolicy } from "./retry-after.js";
 import type { AuthorizationServerMetadata, ClientRecord } from "../store/token-store.js";
@@ -60,7 +60,14 @@ export async function authorizeInBrowser(input: AuthorizationInput): Promise<Aut
   try {
     input.onEvent({ type: "callback_listening", redirectUri: listener.redirectUri });
     client = await input.prepareClient(listener.redirectUri);
-    const url = authorizationUrl(input, client, listener.redirectUri, state, await calculatePKCECodeChallenge(verifier));
+    const url = authorizationUrl(input.as, {
+      clientId: client.client_id,
+      redirectUri: listener.redirectUri,
+      state,
+      codeChallenge: await calculatePKCECodeChallenge(verifier),
+      resource: input.resource,
+      scope: input.scope,
+    }).href;
     input.onEvent({ type: "browser_opened", authorizationUrl: url });
     await input.openBrowser(url);
     return { tokens: await listener.result, client };
@@ -82,22 +89,6 @@ async function listenOnFirstFreePort(
     }
   }
   throw lastError;
-}
-
-function authorizationUrl(input: AuthorizationInput, client: ClientRecord, redirectUri: string, state: string, challenge: string): string {
-  const url = assertBrowsableUrl(input.as.authorization_endpoint ?? "");
-  const params = url.searchParams;
-  params.set("response_type", "code");
-  params.set("client_id", client.client_id);
-  params.set("redirect_uri", redirectUri);
-  params.set("state", state);
-  params.set("code_challenge", challenge);
-  params.set("code_challenge_method", "S256");
-  params.set("resource", input.resource);
-  if (input.scope) params.set("scope", input.scope);
-  // OpenID Connect servers drop offline_access unless consent is prompted for.
-  if (input.scope?.split(" ").includes("offline_access")) params.set("prompt", "consent");
-  return url.href;
 }
 
 /** Whether the response carries this flow's `state` (compared in constant time). */

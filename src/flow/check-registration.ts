@@ -1,5 +1,6 @@
 import { calculatePKCECodeChallenge, generateRandomCodeVerifier, generateRandomState } from "oauth4webapi";
 import type { FetchLike } from "../shared/back-channel.js";
+import { authorizationUrl } from "./authorization-url.js";
 import type { AuthorizationServerMetadata, ClientRecord } from "../store/token-store.js";
 
 /**
@@ -17,15 +18,14 @@ export async function checkRegistration(
   scope: string | undefined,
   fetch: FetchLike,
 ): Promise<string | undefined> {
-  const url = new URL(as.authorization_endpoint ?? "");
-  url.searchParams.set("response_type", "code");
-  url.searchParams.set("client_id", client.client_id);
-  url.searchParams.set("redirect_uri", redirectUri);
-  url.searchParams.set("state", generateRandomState());
-  url.searchParams.set("code_challenge", await calculatePKCECodeChallenge(generateRandomCodeVerifier()));
-  url.searchParams.set("code_challenge_method", "S256");
-  url.searchParams.set("resource", resource);
-  if (scope) url.searchParams.set("scope", scope);
+  const url = authorizationUrl(as, {
+    clientId: client.client_id,
+    redirectUri,
+    state: generateRandomState(),
+    codeChallenge: await calculatePKCECodeChallenge(generateRandomCodeVerifier()),
+    resource,
+    scope,
+  });
   let status: number;
   try {
     status = (await fetch(url, { headers: { accept: "text/html,application/json" } })).status;

@@ -69,7 +69,7 @@ export class ClientChooser {
   /** The client to refresh with, at the issuer of `as`: no registration happens on the refresh path. */
   async known(as: AuthorizationServerMetadata): Promise<{ record: ClientRecord } | undefined> {
     if (this.#client?.issuer === as.issuer) return this.#client;
-    const configured = configuredClient(this.o, as, "");
+    const configured = configuredClient(this.o, as);
     if (configured) {
       await this.binding.check(as.issuer);
       return configured;

@@ -16,8 +16,10 @@ export type ClientSource = "dynamic" | "stored" | "pre-registered" | "metadata-d
 export function configuredClient(
   options: Pick<ResolvedOptions, "clientId" | "clientSecret" | "signingKey" | "clientMetadataUrl" | "additionalClientMetadata">,
   as: AuthorizationServerMetadata,
-  redirectUri: string,
+  redirectUri?: string,
 ): { record: ClientRecord; source: ClientSource } | undefined {
+  // Grants without a browser (and refreshes) have no redirect URI.
+  const redirectUris = redirectUri === undefined ? [] : [redirectUri];
   if (options.clientId) {
     const method = options.additionalClientMetadata.token_endpoint_auth_method;
     return {
@@ -26,14 +28,14 @@ export function configuredClient(
         client_id: options.clientId,
         ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
         token_endpoint_auth_method: typeof method === "string" ? method : options.signingKey ? "private_key_jwt" : secretMethod(as, options.clientSecret !== undefined),
-        redirect_uris: [redirectUri],
+        redirect_uris: redirectUris,
       },
     };
   }
   if (options.clientMetadataUrl && as.client_id_metadata_document_supported === true) {
     return {
       source: "metadata-document",
-      record: { client_id: options.clientMetadataUrl, token_endpoint_auth_method: "none", redirect_uris: [redirectUri] },
+      record: { client_id: options.clientMetadataUrl, token_endpoint_auth_method: "none", redirect_uris: redirectUris },
     };
   }
   return undefined;

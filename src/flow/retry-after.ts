@@ -1,6 +1,7 @@
 import { OAuthError, isOAuthError } from "../shared/errors.js";
 import type { OAuthEvent } from "../shared/events.js";
 import type { ResolvedOptions } from "./resolved-options.js";
+import { mergeSignals } from "../shared/merge-signals.js";
 
 /**
  * The answers that mean "not now" rather than "no": 429 (RFC 6585 §4) and 503 (RFC 9110 §15.6.4). The
@@ -41,13 +42,12 @@ export function backoffPolicy(
   options: Pick<ResolvedOptions, "maxRetries" | "maxRetryAfterMs" | "requestTimeoutMs" | "now" | "signal" | "onEvent">,
   extra: { signal?: AbortSignal; beforeRetry?: () => Promise<void> } = {},
 ): BackoffPolicy {
-  const signals = [options.signal, extra.signal].filter((signal): signal is AbortSignal => signal !== undefined);
   return {
     maxRetries: options.maxRetries,
     maxRetryAfterMs: options.maxRetryAfterMs,
     deadlineMs: options.requestTimeoutMs,
     now: options.now,
-    signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+    signal: mergeSignals(options.signal, extra.signal),
     beforeRetry: extra.beforeRetry,
     onEvent: options.onEvent,
   };

@@ -37,6 +37,16 @@ interface Held {
   lease: Lease;
 }
 
+/** Why a login runs: what the MCP server answered, and with which token. */
+export interface LoginRequest {
+  /** The 401 or 403 challenge asking for it: its resource metadata URL and scope steer discovery and scope selection. */
+  challenge?: BearerChallenge | undefined;
+  /** The token the server refused, if any. */
+  rejected?: TokenRecord | undefined;
+  /** A step-up: the server answered 403 `insufficient_scope`, so the new scope adds to the refused token's. */
+  stepUp?: boolean;
+}
+
 /**
  * The state of one MCP server's authorization: what discovery found, which client is registered, which
  * tokens are held. Refreshes and authorizations run one at a time (`SingleFlight`) in this process, and
@@ -151,28 +161,29 @@ export class Session {
   }
 
   /**
-   * Steps 2-8: discover, register, authorize in the browser, exchange the code, store the tokens.
-   * `rejected` is the token the server refused (if any): when another caller has replaced it meanwhile,
-   * that newer token is returned instead of starting another login.
+   * Steps 2-8: discover, register, authorize in the browser, exchange the code, store the tokens. When
+   * the token the server refused has been replaced meanwhile by another caller, that newer token is
+   * returned instead of starting another login.
    */
-  authorize(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp = false): Promise<TokenRecord> {
+  authorize(request: LoginRequest = {}): Promise<TokenRecord> {
     // Another process's login may take as long as a browser may: wait for it that long, and use its tokens.
     const waitMs = this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs;
-    return this.#exclusive("login", rejected, () => this.#locked(waitMs, rejected, (held) => this.#login(challenge, rejected, stepUp, held))) as Promise<TokenRecord>;
+    const rejected = request.rejected;
+    return this.#exclusive("login", rejected, () => this.#locked(waitMs, rejected, (held) => this.#login(request, held))) as Promise<TokenRecord>;
   }
 
-  async #login(challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, held: Held): Promise<TokenRecord> {
+  async #login(request: LoginRequest, held: Held): Promise<TokenRecord> {
     const previous = this.#discovery;
-    const discovery = await this.#discover(challenge?.resourceMetadata);
+    const discovery = await this.#discover(request.challenge?.resourceMetadata);
     try {
-      return await this.#loginAt(discovery, challenge, rejected, stepUp, held);
+      return await this.#loginAt(discovery, request, held);
     } catch (error) {
       await this.#restoreDiscovery(previous, discovery);
       throw error;
     }
   }
 
-  async #loginAt(discovery: DiscoveryRecord, challenge: BearerChallenge | undefined, rejected: TokenRecord | undefined, stepUp: boolean, held: Held): Promise<TokenRecord> {
+  async #loginAt(discovery: DiscoveryRecord, { challenge, rejected, stepUp = false }: LoginRequest, held: Held): Promise<TokenRecord> {
     const as = discovery.authorizationServer;
     const interactive = this.#o.grant === "authorization_code";
     const scope = selectScopes({
@@ -216,7 +227,7 @@ export class Session {
   /** Client credentials or enterprise-managed authorization: a pre-registered client, no browser. */
   async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined, held: Held): Promise<TokenRecord> {
     const as = discovery.authorizationServer;
-    const configured = configuredClient(this.#o, as, "");
+    const configured = configuredClient(this.#o, as);
     if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
     await this.#binding.check(as.issuer);
     const record = this.#clients.use(as.issuer, configured.record, configured.source);

@@ -1,5 +1,6 @@
 import { isLoopbackHostname } from "./classify-address.js";
 import { OAuthError } from "./errors.js";
+import { mergeSignals } from "./merge-signals.js";
 
 /** The `fetch` shape the library calls; the global `fetch` and undici's `fetch` both fit. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -65,10 +66,8 @@ export function assertSecureEndpoint(url: string | URL, what: string, rules?: Ht
  */
 export function createBackChannelFetch(baseFetch: FetchLike, limits: BackChannelLimits, outerSignal?: AbortSignal): FetchLike {
   return async (input, init = {}) => {
-    const signals = [AbortSignal.timeout(limits.timeoutMs)];
-    if (init.signal) signals.push(init.signal);
-    if (outerSignal) signals.push(outerSignal);
-    const response = await baseFetch(input, { ...init, redirect: "manual", signal: AbortSignal.any(signals) });
+    const signal = mergeSignals(AbortSignal.timeout(limits.timeoutMs), init.signal ?? undefined, outerSignal);
+    const response = await baseFetch(input, { ...init, redirect: "manual", signal: signal ?? null });
     const body = await readLimited(response, limits.maxResponseBytes);
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
@@ -76,7 +75,7 @@ export function createBackChannelFetch(baseFetch: FetchLike, limits: BackChannel
 
 /** `fetch` whose requests are also aborted by `signal` (with its reason). */
 export function withSignal(fetch: FetchLike, signal: AbortSignal): FetchLike {
-  return (input, init = {}) => fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, signal]) : signal });
+  return (input, init = {}) => fetch(input, { ...init, signal: mergeSignals(init.signal ?? undefined, signal) ?? null });
 }
 
 async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | null> {

@@ -1,6 +1,7 @@
 import type { Dispatcher } from "undici";
 import { OAuthError } from "../shared/errors.js";
-import { RequestRecovery } from "./request-recovery.js";
+import { withBearerDispatch } from "./bearer.js";
+import { RequestRecovery, type Recoverable } from "./request-recovery.js";
 import type { Session } from "../flow/session.js";
 
 type Handler = Dispatcher.DispatchHandler;
@@ -24,7 +25,7 @@ export function createInterceptor(session: Session, maxStepUps: number): Dispatc
       recovery.firstToken(!replayable).then(
         (token) => {
           const recovering = new RecoveringHandler(options, dispatch, handler, recovery, replayable, token !== undefined);
-          dispatch(token ? withToken(options, token) : options, recovering);
+          dispatch(token ? withBearerDispatch(options, token) : options, recovering);
         },
         (error: Error) => handler.onResponseError?.(null as unknown as Controller, error),
       );
@@ -33,7 +34,7 @@ export function createInterceptor(session: Session, maxStepUps: number): Dispatc
 }
 
 class RecoveringHandler implements Handler {
-  #held: { status: number; headers: Headers } | undefined;
+  #held: Recoverable | undefined;
 
   constructor(
     private readonly options: Dispatcher.DispatchOptions,
@@ -72,9 +73,9 @@ class RecoveringHandler implements Handler {
   onResponseStart(controller: Controller, status: number, headers: Record<string, string | string[] | undefined>, message?: string): void {
     // Only a 401 or 403 can call for recovery; other answers pass straight through.
     if (this.replayable && (status === 401 || status === 403)) {
-      const parsed = toHeaders(headers);
-      if (this.recovery.handles(status, parsed)) {
-        this.#held = { status, headers: parsed };
+      const recoverable = this.recovery.recoverable(status, toHeaders(headers));
+      if (recoverable) {
+        this.#held = recoverable;
         return;
       }
     }
@@ -89,12 +90,12 @@ class RecoveringHandler implements Handler {
     const held = this.#held;
     if (!held) return this.handler.onResponseEnd?.(controller, trailers);
     this.#held = undefined;
-    this.recovery.recover(held.status, held.headers).then(
+    this.recovery.recover(held).then(
       (token) => {
         if (controller.aborted) return;
         try {
           this.tokenAttached = true;
-          this.dispatch(withToken(this.options, token), this);
+          this.dispatch(withBearerDispatch(this.options, token), this);
         } catch (error) {
           this.handler.onResponseError?.(controller, error as Error);
         }
@@ -114,22 +115,4 @@ function toHeaders(headers: Record<string, string | string[] | undefined>): Head
     for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) result.append(name, item);
   }
   return result;
-}
-
-/** Copies the caller's headers in any of undici's shapes, replacing Authorization whatever its case. */
-function withToken(options: Dispatcher.DispatchOptions, token: string): Dispatcher.DispatchOptions {
-  const headers: Record<string, string | string[]> = {};
-  const put = (name: string, value: string | string[] | undefined) => {
-    if (value !== undefined && name.toLowerCase() !== "authorization") headers[name] = value;
-  };
-  const source = options.headers;
-  if (Array.isArray(source)) {
-    for (let i = 0; i + 1 < source.length; i += 2) put(String(source[i]), String(source[i + 1]));
-  } else if (source && Symbol.iterator in source) {
-    for (const [name, value] of source as Iterable<[string, string | string[] | undefined]>) put(name, value);
-  } else if (source) {
-    for (const [name, value] of Object.entries(source)) put(name, value);
-  }
-  headers.authorization = `Bearer ${token}`;
-  return { ...options, headers };
 }

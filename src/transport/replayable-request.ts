@@ -39,25 +39,3 @@ async function readBody(input: string | URL | Request, init: RequestInit | undef
     },
   };
 }
-
-/**
- * Sets the bearer token without touching the caller's other headers (nor the caller's object). Plain
- * header objects stay plain objects: building a `Headers` costs more than the rest of the hot path.
- * `redirect` overrides the caller's redirect mode in the same copy.
- */
-export function withBearer(init: RequestInit, accessToken: string | undefined, redirect?: RequestRedirect): RequestInit {
-  if (accessToken === undefined) return init;
-  const authorization = `Bearer ${accessToken}`;
-  const given = init.headers;
-  let headers: Record<string, string> | Headers;
-  if (given === undefined || (typeof given === "object" && !(given instanceof Headers) && !Array.isArray(given))) {
-    headers = { authorization };
-    for (const name in given) {
-      if (name.toLowerCase() !== "authorization") headers[name] = (given as Record<string, string>)[name] as string;
-    }
-  } else {
-    headers = new Headers(given);
-    headers.set("authorization", authorization);
-  }
-  return redirect === undefined ? { ...init, headers } : { ...init, headers, redirect };
-}

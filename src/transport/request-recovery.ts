@@ -1,6 +1,6 @@
 import { OAuthError } from "../shared/errors.js";
 import { asOAuthError } from "../shared/map-error.js";
-import { readBearerChallenge } from "../flow/parse-www-authenticate.js";
+import { readBearerChallenge, type BearerChallenge } from "../flow/parse-www-authenticate.js";
 import type { Session } from "../flow/session.js";
 import type { TokenRecord } from "../store/token-store.js";
 
@@ -13,6 +13,12 @@ import type { TokenRecord } from "../store/token-store.js";
  * request rejects at once with the signal's reason, as `fetch` does. The refresh or login goes on for
  * the other requests waiting for it (it is shared), and its tokens are stored as usual.
  */
+/** A 401 or 403 answer that calls for recovery, and its Bearer challenge (if it sent one). */
+export interface Recoverable {
+  status: number;
+  challenge: BearerChallenge | undefined;
+}
+
 export class RequestRecovery {
   #tokens: TokenRecord | undefined;
   #refreshed = false;
@@ -40,20 +46,25 @@ export class RequestRecovery {
   async firstToken(required = false): Promise<string | undefined> {
     this.#tokens = await this.#unlessAborted(this.session.currentToken());
     if (!this.#tokens && (required || this.session.renewsWithoutUser())) {
-      this.#tokens = await this.#unlessAborted(this.session.authorize(undefined, undefined));
+      this.#tokens = await this.#unlessAborted(this.session.authorize());
       this.#authorized = true;
     }
     return this.#tokens?.access_token;
   }
 
-  /** True when this answer calls for a refresh, a new authorization or a step-up (or for the typed error that ends them). */
-  handles(status: number, headers: Headers): boolean {
-    return status === 401 || (status === 403 && readBearerChallenge(headers)?.error === "insufficient_scope");
+  /**
+   * The answer to recover from, with its challenge parsed once: a 401, or a 403 `insufficient_scope`, calls
+   * for a refresh, a new authorization or a step-up (or for the typed error that ends them). Undefined for
+   * any other answer, which goes to the caller as it is.
+   */
+  recoverable(status: number, headers: Headers): Recoverable | undefined {
+    if (status !== 401 && status !== 403) return undefined;
+    const challenge = readBearerChallenge(headers);
+    return status === 401 || challenge?.error === "insufficient_scope" ? { status, challenge } : undefined;
   }
 
   /** The token to retry with; throws `unauthorized` or `insufficient_scope` when the recoveries are spent. */
-  async recover(status: number, headers: Headers): Promise<string> {
-    const challenge = readBearerChallenge(headers);
+  async recover({ status, challenge }: Recoverable): Promise<string> {
     if (status === 401) {
       if (this.#authorized) throw new OAuthError("unauthorized", `${this.origin} still answers 401 after a new authorization`, { status: 401 });
       const renewed = this.#tokens?.refresh_token && !this.#refreshed ? await this.#unlessAborted(this.session.refresh(this.#tokens)) : undefined;
@@ -61,7 +72,7 @@ export class RequestRecovery {
       if (renewed) {
         this.#tokens = renewed;
       } else {
-        this.#tokens = await this.#unlessAborted(this.session.authorize(challenge, this.#tokens));
+        this.#tokens = await this.#unlessAborted(this.session.authorize({ challenge, rejected: this.#tokens }));
         this.#authorized = true;
       }
       return this.#tokens.access_token;
@@ -73,7 +84,7 @@ export class RequestRecovery {
       });
     }
     this.#stepUps += 1;
-    this.#tokens = await this.#unlessAborted(this.session.authorize(challenge, this.#tokens, true));
+    this.#tokens = await this.#unlessAborted(this.session.authorize({ challenge, rejected: this.#tokens, stepUp: true }));
     return this.#tokens.access_token;
   }
 
