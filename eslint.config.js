@@ -13,7 +13,7 @@ const sdk = { group: ["@modelcontextprotocol/*"], message: "only src/client.ts i
 const boundaries = (...patterns) => ({ "no-restricted-imports": ["error", { patterns: [sdk, ...patterns] }] });
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", ".venv-interop/", ".stryker-tmp/", "reports/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", ".venv-interop/", ".stryker-tmp/", "reports/", "docs/api/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,9 +1,12 @@
 export { OAuth } from "./oauth.js";
 export { OAuthError, isOAuthError, type OAuthErrorCode, type OAuthErrorDetails } from "./shared/errors.js";
 export type { OAuthOptions } from "./options.js";
+export type { Grant } from "./flow/resolved-options.js";
+export type { IdentityProviderOptions } from "./flow/request-identity-assertion.js";
+export type { SigningAlgorithm } from "./flow/client-authentication.js";
 export type { TokenStorage } from "./store/token-storage.js";
 export type { OAuthLogger } from "./shared/oauth-logger.js";
-export type { OAuthEvent } from "./shared/events.js";
+export type { OAuthEvent, TokenGrant } from "./shared/events.js";
 export type { LogoutResult, TokenRevocation } from "./shared/logout-result.js";
 export type { FetchLike } from "./shared/back-channel.js";
 export type { TokenRecord, ClientRecord, DiscoveryRecord, AuthorizationServerMetadata } from "./store/token-store.js";

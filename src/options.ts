@@ -24,7 +24,7 @@ export interface OAuthOptions {
   /** `client_name` sent in dynamic client registration. Default `"FastMCP Client"`. */
   clientName?: string;
   /**
-   * Keyv-compatible store for tokens, the client registration and discovery results (keys in README
+   * Keyv-compatible store for tokens, the client registration and discovery results (keys in docs/storage.md,
    * "Storage keys"). Tokens are written without a TTL, so the store never drops a refresh token with its
    * access token. Wrap it in `FernetEncryptionWrapper` to encrypt values at rest. A Keyv 5 instance gets
    * `throwOnErrors` turned on (in a wrapper's `inner` Keyv too): without it Keyv reports a failed read as
@@ -105,7 +105,7 @@ export interface OAuthOptions {
   /**
    * The fetch used for every request, to the MCP server and to the authorization server. Default: the
    * global `fetch` for requests to the MCP server, and undici's `fetch` on an agent of this instance for
-   * the metadata, registration, token and revocation requests, so that the network rules (README
+   * the metadata, registration, token and revocation requests, so that the network rules (docs/security.md,
    * "Network rules") check every address right before connecting. With your own `fetch` those requests
    * go through it instead, and the rules check the URL before it is handed over: its host, or every
    * address the system resolver gives for the name. Your fetch resolves the name again when it connects,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { isOAuthError } from "../src/index.js";
-import { startSdkAuthServer } from "../examples/sdk-auth-server.js";
+import { startSdkAuthServer } from "./peers/sdk-auth-server.js";
 import { harness, rpc, type Harness } from "./support/harness.js";
 
 let h: Harness | undefined;

@@ -1,6 +1,6 @@
 /**
  * The token store's own rules, on `TokenStore` over a plain in-memory `TokenStorage`:
- * - keys follow the documented layout (README), so records survive an upgrade and other tools find them;
+ * - keys follow the documented layout (docs/storage.md), so records survive an upgrade and other tools find them;
  * - every record carries a label naming its kind, server and issuer, and a record read under a key it
  *   was not written for is refused even when its fields would parse (tokens of issuer X are never sent
  *   to issuer Y, a record of one kind is never read as another);

@@ -47,6 +47,7 @@ export class InMemoryOAuthProvider extends OAuthProvider {
   readonly #unusedTtlMs: number;
   #sweptAt = -Infinity;
 
+  /** Throws `OAuthError` `invalid_options` naming the first invalid option. */
   constructor(options: InMemoryOAuthProviderOptions) {
     super(options, inMemoryOptionsShape);
     this.#maxPending = options.maxPendingConsents ?? 10_000;

@@ -7,11 +7,11 @@ export { StoreOAuthProvider, type StoreOAuthProviderOptions } from "./store-oaut
 export { MemoryProviderStore, type ProviderStore, type MemoryProviderStoreOptions } from "./provider-store.js";
 export { RedisProviderStore, type RedisProviderStoreOptions } from "./redis-provider-store.js";
 export { PostgresProviderStore, type PostgresProviderStoreOptions, type PostgresQueryable } from "./postgres-provider-store.js";
-export type { OAuthProviderOptions, ClientRegistrationOptions, ClientMetadataDocumentOptions, RevocationOptions, ResolvedProviderOptions } from "./options.js";
+export type { OAuthProviderOptions, ClientRegistrationOptions, ClientMetadataDocumentOptions, RevocationOptions, ResolvedProviderOptions, ResolvedClientMetadataDocuments } from "./options.js";
 export { OAuthServerError } from "./server-errors.js";
 export type { BearerCheck, BearerOptions } from "./require-bearer.js";
 export { hashToken } from "./token-crypto.js";
-export { toNodeListener, nodeMiddleware, nodeRequireBearer, toWebRequest, sendWebResponse, requestInfo, defaultBodyTimeoutMs, type NodeListenerOptions } from "./node-adapter.js";
+export { toNodeListener, nodeMiddleware, nodeRequireBearer, toWebRequest, sendWebResponse, requestInfo, defaultBodyTimeoutMs, type NodeListenerOptions, type NextFunction } from "./node-adapter.js";
 export type {
   AccessToken,
   Approval,

@@ -9,6 +9,7 @@ import type { AuthInfo } from "./types.js";
 /** Express-style continuation; Express's `NextFunction` fits. */
 export type NextFunction = (error?: unknown) => void;
 
+/** Options of {@link toNodeListener}; {@link nodeMiddleware} takes `bodyTimeoutMs` and `trustedProxies`. */
 export interface NodeListenerOptions {
   /**
    * The origin request URLs are built from, e.g. the provider's `baseUrl`; the request's path and query

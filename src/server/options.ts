@@ -49,6 +49,7 @@ export interface ClientMetadataDocumentOptions {
    * bounds (`no-store`, `no-cache` or no max-age: the minimum). Default 60 and 86400.
    */
   cacheMinSeconds?: number;
+  /** Upper bound of the cache lifetime, in seconds; see `cacheMinSeconds`. Default 86400. */
   cacheMaxSeconds?: number;
   /** Documents kept at most; the least recently used goes first. Default 1000. */
   cacheEntries?: number;
@@ -67,16 +68,30 @@ export interface ClientMetadataDocumentOptions {
   lookup?: LookupFunction;
 }
 
+/**
+ * {@link ClientMetadataDocumentOptions} with every default filled in and the cache bounds in
+ * milliseconds: `clientMetadataDocuments` of {@link ResolvedProviderOptions} when documents are enabled.
+ */
 export interface ResolvedClientMetadataDocuments {
+  /** Largest document accepted, in bytes. */
   maxBytes: number;
+  /** Time allowed for the whole fetch, in milliseconds. */
   timeoutMs: number;
+  /** Shortest time a fetched document is used, in milliseconds. */
   cacheMinMs: number;
+  /** Longest time a fetched document is used, in milliseconds. */
   cacheMaxMs: number;
+  /** Documents kept at most. */
   cacheEntries: number;
+  /** Policy before any fetch, as given. */
   allowFetch: ClientMetadataDocumentOptions["allowFetch"];
+  /** Policy on the validated client, as given. */
   allowClient: ClientMetadataDocumentOptions["allowClient"];
+  /** Whether documents may be on loopback, private and link-local addresses. */
   allowPrivateNetworks: boolean;
+  /** Certificate authorities trusted for document hosts instead of Node's bundle, as given. */
   ca: string | string[] | undefined;
+  /** Resolves document hosts. */
   lookup: LookupFunction;
 }
 
@@ -108,9 +123,11 @@ export interface OAuthProviderOptions {
   mcpPath?: string;
   /** Human-readable documentation, advertised as `service_documentation` and `resource_documentation`. */
   serviceDocumentationUrl?: string | URL;
+  /** Dynamic client registration (RFC 7591) at `/register`. Off by default. */
   clientRegistration?: ClientRegistrationOptions;
   /** Client ID Metadata Documents: `https:` URL client ids, fetched instead of registered. Off by default. */
   clientMetadataDocuments?: ClientMetadataDocumentOptions;
+  /** Token revocation (RFC 7009) at `/revoke`. Off by default. */
   revocation?: RevocationOptions;
   /** Scopes every MCP request must carry (else 403 `insufficient_scope`); also named in the 401 challenge. Within `clientRegistration.validScopes` when set. Default none. */
   requiredScopes?: string[];
@@ -152,29 +169,55 @@ export interface OAuthProviderOptions {
   onError?: (error: unknown) => void;
 }
 
+/**
+ * {@link OAuthProviderOptions} checked, with every default filled in, the URLs worked out and lifetimes
+ * in milliseconds: what a subclass of `OAuthProvider` reads as `this.options`.
+ */
 export interface ResolvedProviderOptions {
+  /** Where the authorization server endpoints are served. */
   baseUrl: URL;
   /** `baseUrl`'s path without a trailing slash ("" at the root): the prefix of every endpoint path. */
   basePath: string;
+  /** The issuer identifier, without a trailing slash. */
   issuer: string;
+  /** The MCP endpoint's URL (`resourceBaseUrl` + `mcpPath`): the resource tokens are issued for. */
   resource: string;
+  /** Where the protected resource metadata (RFC 9728) is served, as the 401 challenge names it. */
   resourceMetadataUrl: string;
+  /** `serviceDocumentationUrl`, as a string. */
   serviceDocumentationUrl: string | undefined;
-  registration: { enabled: boolean; validScopes: string[]; defaultScopes: string[]; clientSecretExpirySeconds: number | undefined; allow: ClientRegistrationOptions["allow"] };
-  /** Undefined when rate limiting is off. */
+  /** Dynamic client registration, with the defaults of {@link ClientRegistrationOptions} applied. */
+  registration: {
+    enabled: boolean;
+    validScopes: string[];
+    defaultScopes: string[];
+    clientSecretExpirySeconds: number | undefined;
+    /** The registration policy hook, as given. */
+    allow: ClientRegistrationOptions["allow"];
+  };
+  /** The limiter and each limited endpoint's budgets (defaults merged in). Undefined when rate limiting is off. */
   rateLimits: { limiter: RateLimiter; endpoints: Partial<Record<LimitedEndpoint, EndpointLimits>> } | undefined;
+  /** Whether `/revoke` is served. */
   revocationEnabled: boolean;
   /** Undefined when metadata documents are off. */
   clientMetadataDocuments: ResolvedClientMetadataDocuments | undefined;
+  /** Scopes every MCP request must carry. */
   requiredScopes: string[];
   /** What `scopes_supported` advertises, and what an authorization request may ask for. */
   scopesSupported: string[];
+  /** Access token lifetime, in milliseconds. */
   accessTokenTtlMs: number;
+  /** Refresh token lifetime, in milliseconds. */
   refreshTokenTtlMs: number;
+  /** Absolute lifetime of an authorization from the user's approval, in milliseconds. */
   grantLifetimeMs: number;
+  /** Authorization code lifetime, in milliseconds. */
   codeTtlMs: number;
+  /** Grace window of the previous refresh token after a rotation, in milliseconds; 0 when disabled. */
   refreshGraceMs: number;
+  /** Clock in milliseconds since the epoch. */
   now: () => number;
+  /** Receives errors the client only sees as `server_error`, and failures of the rate limiter. */
   onError: (error: unknown) => void;
 }
 

@@ -6,9 +6,11 @@ import { ttlOf, type ProviderStore } from "./provider-store.js";
  * queue behind one connection.
  */
 export interface PostgresQueryable {
+  /** Runs one statement with positional parameters (`$1`, `$2`...) and resolves its rows. */
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
+/** Options of {@link PostgresProviderStore}. */
 export interface PostgresProviderStoreOptions {
   /**
    * The table, optionally schema-qualified (`"auth.mcp_oauth_store"`). It is written into the SQL
@@ -74,6 +76,10 @@ export class PostgresProviderStore implements ProviderStore {
   #sweptAt = -Infinity;
   #sweeping: Promise<number> | undefined;
 
+  /**
+   * Creates no table: call {@link PostgresProviderStore.ensureSchema} once, or create it yourself. Throws a
+   * `RangeError` for a `table` that is not a plain identifier, or a sweep setting that is not a positive integer.
+   */
   constructor(pool: PostgresQueryable, options: PostgresProviderStoreOptions = {}) {
     const table = options.table ?? "mcp_oauth_store";
     if (!identifier.test(table)) throw new RangeError("table must be a lower-case SQL identifier, optionally schema-qualified (letters, digits, _)");

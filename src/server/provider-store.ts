@@ -52,6 +52,7 @@ export function ttlOf(ttlMs: number): number {
   return Math.max(1, Math.ceil(ttlMs));
 }
 
+/** Options of {@link MemoryProviderStore}. */
 export interface MemoryProviderStoreOptions {
   /** Clock in ms since the epoch; tests inject one to expire records without waiting. Default `Date.now`. */
   now?: () => number;
@@ -79,6 +80,7 @@ export class MemoryProviderStore implements ProviderStore {
   /** Where the incremental sweep goes on; a Map iterator stays valid while entries are added and deleted. */
   #cursor: Iterator<[string, Entry]> | undefined;
 
+  /** Throws a `RangeError` when `sweepBatch` is not a positive integer. */
   constructor(options: MemoryProviderStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
     const batch = options.sweepBatch ?? 100;

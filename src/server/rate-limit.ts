@@ -1,6 +1,8 @@
 /** A budget: at most `requests` in each window of `windowSeconds`. */
 export interface RateLimitRule {
+  /** Requests allowed in one window. */
   requests: number;
+  /** Length of the window, in seconds; it starts at the first request counted. */
   windowSeconds: number;
 }
 
@@ -14,10 +16,14 @@ export interface EndpointLimits {
 
 /**
  * Where the counters live. The default keeps them in this process; replicas of one server share their
- * budgets through an implementation on a shared store. `hit` counts one request against `key` and
- * resolves to 0 when it is within `rule`, else to the seconds until it would be.
+ * budgets through an implementation on a shared store.
  */
 export interface RateLimiter {
+  /**
+   * Counts one request against `key` and resolves to 0 when it is within `rule`, else to the whole
+   * seconds (at least 1) until it would be: the `Retry-After` of the 429. A rejection lets the request
+   * through and is reported to the provider's `onError`.
+   */
   hit(key: string, rule: RateLimitRule): Promise<number>;
 }
 
@@ -28,9 +34,13 @@ export type LimitedEndpoint = "register" | "authorize" | "token" | "revoke";
 export interface RateLimitOptions {
   /** Default: a {@link MemoryRateLimiter} of this provider. */
   limiter?: RateLimiter;
+  /** Budgets of `/register`; what is left out keeps its {@link defaultRateLimits} value. */
   register?: EndpointLimits | false;
+  /** Budgets of `/authorize`; what is left out keeps its {@link defaultRateLimits} value. */
   authorize?: EndpointLimits | false;
+  /** Budgets of `/token`; what is left out keeps its {@link defaultRateLimits} value. */
   token?: EndpointLimits | false;
+  /** Budgets of `/revoke`; what is left out keeps its {@link defaultRateLimits} value. */
   revoke?: EndpointLimits | false;
 }
 
@@ -54,11 +64,13 @@ export const defaultRateLimits: Readonly<Record<LimitedEndpoint, Required<Endpoi
 export class MemoryRateLimiter implements RateLimiter {
   readonly #windows = new Map<string, { count: number; resetAt: number }>();
 
+  /** `now`: clock in milliseconds since the epoch. `maxKeys`: counters kept at most. Defaults `Date.now` and 100000. */
   constructor(
     private readonly now: () => number = Date.now,
     private readonly maxKeys = 100_000,
   ) {}
 
+  /** Counts one request against `key` in this process; see {@link RateLimiter.hit}. Never rejects. */
   async hit(key: string, rule: RateLimitRule): Promise<number> {
     const now = this.now();
     let window = this.#windows.get(key);

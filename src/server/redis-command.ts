@@ -3,7 +3,15 @@
  * same shape as the client side's `RedisCommandClient`, declared again so the server depends on no client
  * module.
  */
-export type RedisServerClient = { sendCommand(args: string[]): Promise<unknown> } | { call(command: string, ...args: string[]): Promise<unknown> };
+export type RedisServerClient =
+  | {
+      /** node-redis: sends one command given as its words (`["SET", key, value, ...]`) and resolves its reply. */
+      sendCommand(args: string[]): Promise<unknown>;
+    }
+  | {
+      /** ioredis: sends `command` with `args` and resolves its reply. */
+      call(command: string, ...args: string[]): Promise<unknown>;
+    };
 
 /**
  * Sends one command through a node-redis client (v4, v5: `sendCommand(args)`) or an ioredis one

@@ -1,6 +1,7 @@
 import { ttlOf, type ProviderStore } from "./provider-store.js";
 import { sendRedisCommand, type RedisServerClient } from "./redis-command.js";
 
+/** Options of {@link RedisProviderStore}. */
 export interface RedisProviderStoreOptions {
   /** Prepended to every key, so several servers (or tests) can share one Redis database. Default `"mcp-oauth:"`. */
   prefix?: string;
@@ -25,6 +26,7 @@ export class RedisProviderStore implements ProviderStore {
   readonly #client: RedisServerClient | (() => Promise<RedisServerClient>);
   readonly #prefix: string;
 
+  /** `client`, or a function returning a connected client (called for each command). */
   constructor(client: RedisServerClient | (() => Promise<RedisServerClient>), options: RedisProviderStoreOptions = {}) {
     this.#client = client;
     this.#prefix = options.prefix ?? "mcp-oauth:";

@@ -22,6 +22,10 @@ export class RedisRateLimiter implements RateLimiter {
     this.#prefix = options.prefix ?? "mcp-oauth:rate:";
   }
 
+  /**
+   * Counts one request against `prefix + key` in Redis; see {@link RateLimiter.hit}. Rejects with the
+   * client's error when Redis cannot be reached, or when its reply to the script is not the expected one.
+   */
   async hit(key: string, rule: RateLimitRule): Promise<number> {
     const windowMs = rule.windowSeconds * 1000;
     const reply = await this.#send(["EVAL", hitScript, "1", this.#prefix + key, String(windowMs)]);

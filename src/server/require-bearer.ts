@@ -5,6 +5,10 @@ import type { AccessToken, AuthInfo } from "./types.js";
 /** The guard's verdict: the caller, or the response to send instead of handling the request. */
 export type BearerCheck = { auth: AuthInfo; response?: undefined } | { auth?: undefined; response: Response };
 
+/**
+ * Options of the MCP endpoint guard (`provider.authenticate`, `provider.checkAuthorization`,
+ * `nodeRequireBearer`), for an endpoint that needs other scopes than the provider's default.
+ */
 export interface BearerOptions {
   /** Scopes this endpoint needs. Default: the provider's `requiredScopes`. */
   requiredScopes?: string[];

@@ -8,15 +8,19 @@
  */
 export class OAuthServerError extends Error {
   override readonly name = "OAuthServerError";
+  /** The OAuth error code sent as `error` (`invalid_request`, `access_denied`...). */
   readonly error: string;
+  /** HTTP status of the answer. */
   readonly status: number;
 
+  /** `description` becomes `error_description` (and `message`); `status` defaults to 400. */
   constructor(error: string, description: string, status = 400, options?: { cause?: unknown }) {
     super(description, options);
     this.error = error;
     this.status = status;
   }
 
+  /** The `error_description` sent to the client: the error's `message`. */
   get description(): string {
     return this.message;
   }

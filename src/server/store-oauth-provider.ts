@@ -19,7 +19,7 @@ import type {
 export interface StoreOAuthProviderOptions extends InMemoryOAuthProviderOptions {
   /**
    * Where every record lives: a store all replicas share (`RedisProviderStore`, `PostgresProviderStore`),
-   * or a `MemoryProviderStore` for one process. Every record is written with a TTL, see the README.
+   * or a `MemoryProviderStore` for one process. Every record is written with a TTL, see docs/server.md.
    */
   store: ProviderStore;
   /**
@@ -75,6 +75,7 @@ export class StoreOAuthProvider extends OAuthProvider {
   readonly #maxPending: number;
   readonly #unusedTtlMs: number;
 
+  /** Throws `OAuthError` `invalid_options` naming the first invalid option. */
   constructor(options: StoreOAuthProviderOptions) {
     super(options, storeOptionsShape);
     this.#store = options.store;
@@ -106,7 +107,7 @@ export class StoreOAuthProvider extends OAuthProvider {
   }
 
   /**
-   * Counts the registration in a window of `unusedRegistrationTtlSeconds` (see the README for what the
+   * Counts the registration in a window of `unusedRegistrationTtlSeconds` (see docs/server.md for what the
    * cap means across replicas), then keeps the client for that long unless it obtains a token.
    */
   async registerClient(client: RegisteredClient): Promise<void> {
@@ -252,7 +253,7 @@ export class StoreOAuthProvider extends OAuthProvider {
 
   /**
    * Pending consents in the store, so the page may be shown by one replica and posted to another. The
-   * cap is a counter per window of the consent lifetime (10 minutes), see the README.
+   * cap is a counter per window of the consent lifetime (10 minutes), see docs/server.md.
    */
   #pendingConsents(): PendingConsents {
     const store = this.#store;

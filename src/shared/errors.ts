@@ -83,6 +83,7 @@ export type OAuthErrorCode =
    */
   | "internal_error";
 
+/** What an {@link OAuthError} carries besides its code and message; every field is optional. */
 export interface OAuthErrorDetails {
   /**
    * The underlying error. It is kept scrubbed (see {@link OAuthError.cause}): foreign errors can carry
@@ -106,11 +107,16 @@ export interface OAuthErrorDetails {
  */
 export class OAuthError extends Error {
   override readonly name = "OAuthError";
+  /** Which step failed; see {@link OAuthErrorCode}. */
   readonly code: OAuthErrorCode;
+  /** HTTP status of the response that caused the error, when there was one. */
   readonly status: number | undefined;
+  /** The OAuth `error` code the server returned (`invalid_grant`, `access_denied`...), when there was one. */
   readonly oauthError: string | undefined;
+  /** True when retrying later may succeed (network failure, 5xx, lock or store trouble); stored credentials were kept. */
   readonly transient: boolean;
 
+  /** `details.cause` is kept scrubbed, as the class documentation describes. */
   constructor(code: OAuthErrorCode, message: string, details: OAuthErrorDetails = {}) {
     const cause = scrubCause(details.cause, 0);
     super(message, cause === undefined ? undefined : { cause });
@@ -121,6 +127,10 @@ export class OAuthError extends Error {
   }
 }
 
+/**
+ * Whether `value` is an {@link OAuthError}, and, when `code` is given, one with that code. A type guard,
+ * so `catch (error) { if (isOAuthError(error, "access_denied")) ... }` needs no cast.
+ */
 export function isOAuthError(value: unknown, code?: OAuthErrorCode): value is OAuthError {
   return value instanceof OAuthError && (code === undefined || value.code === code);
 }

@@ -5,7 +5,7 @@ import { assertSecureEndpoint, type FetchLike } from "./back-channel.js";
 import { classifyAddress, ipLiteral, isLoopbackHostname, leastPrivate, morePrivate, type AddressClass } from "./classify-address.js";
 import { isOAuthError, OAuthError } from "./errors.js";
 
-/** What the back channel enforces on every request (README "Network rules"). */
+/** What the back channel enforces on every request (docs/security.md, "Network rules"). */
 export interface NetworkRules {
   /** The MCP URL: its class is the most private any other request may reach. */
   mcpUrl: URL;

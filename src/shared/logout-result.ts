@@ -21,6 +21,8 @@ export interface LogoutResult {
    * `unknown`: no authorization server was ever discovered for this MCP server, so no tokens were held.
    */
   readonly revocationEndpoint: "listed" | "no_endpoint" | "unknown";
+  /** What became of the refresh token, revoked first: that ends the grant, so no new access token can be minted. */
   readonly refreshToken: TokenRevocation;
+  /** What became of the access token. */
   readonly accessToken: TokenRevocation;
 }

@@ -13,6 +13,7 @@ const versionField = "__encryption_version__";
 const envelopeVersion = 1;
 const standardBase64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** Options of {@link FernetEncryptionWrapper}. */
 export interface FernetEncryptionOptions {
   /**
    * Fernet keys (url-safe base64 of 32 bytes: `Fernet.generateKey()`), or a `Fernet`. With several,
@@ -30,7 +31,8 @@ export interface FernetEncryptionOptions {
 /**
  * Wraps any store so values are encrypted at rest with Fernet, in py-key-value's envelope. Keys and
  * TTLs are unchanged. A value that does not decrypt throws `OAuthError` `decryption_failed`: it is
- * never returned as garbage, and the token store does not overwrite it (see README, "Encryption").
+ * never returned as garbage, and the token store does not overwrite it (see docs/storage.md,
+ * "Encryption at rest").
  */
 export class FernetEncryptionWrapper implements TokenStorage {
   /** The wrapped store: default locks are derived from it. */
@@ -38,33 +40,44 @@ export class FernetEncryptionWrapper implements TokenStorage {
   readonly #fernet: Fernet;
   readonly #acceptPlaintext: boolean;
 
+  /** Throws `OAuthError` `invalid_options` when a key is not url-safe base64 of 32 bytes. */
   constructor(inner: TokenStorage, options: FernetEncryptionOptions) {
     this.inner = inner;
     this.#fernet = options.keys instanceof Fernet ? options.keys : new Fernet(options.keys);
     this.#acceptPlaintext = options.acceptPlaintext ?? false;
   }
 
+  /**
+   * Reads `key` from the inner store and returns the decrypted value, or `undefined` when there is none.
+   * Rejects with `OAuthError` `decryption_failed` when the value does not decrypt with any key (or is
+   * plaintext and `acceptPlaintext` is off), and with the inner store's error when the read fails.
+   */
   async get(key: string): Promise<unknown> {
     const raw = await this.inner.get(key);
     if (raw === undefined || raw === null) return undefined;
     return this.open(typeof raw === "string" ? (parseJson(raw) ?? raw) : raw);
   }
 
+  /** Encrypts `value` (as JSON, with the first key) and writes the envelope to the inner store with the same `ttl`. */
   set(key: string, value: unknown, ttl?: number): Promise<unknown> {
     return this.inner.set(key, this.seal(value), ttl);
   }
 
+  /** Deletes `key` from the inner store; keys are not encrypted, so nothing needs decrypting. */
   delete(key: string): Promise<unknown> {
     return this.inner.delete(key);
   }
 
-  /** The envelope for `value`. */
+  /** The envelope for `value`: what {@link FernetEncryptionWrapper.set} writes. */
   seal(value: unknown): Record<string, unknown> {
     const token = this.#fernet.encrypt(JSON.stringify(value));
     return { [dataField]: Buffer.from(token, "ascii").toString("base64"), [versionField]: envelopeVersion };
   }
 
-  /** The value inside an envelope. */
+  /**
+   * The value inside an envelope: what {@link FernetEncryptionWrapper.get} returns. Throws `OAuthError`
+   * `decryption_failed` as `get` does.
+   */
   open(stored: unknown): unknown {
     if (!isRecord(stored) || !(dataField in stored)) {
       if (this.#acceptPlaintext) return stored;

@@ -19,6 +19,7 @@ interface FernetKey {
   encryption: Buffer;
 }
 
+/** Options of {@link Fernet.decrypt}. */
 export interface FernetDecryptOptions {
   /** Refuse tokens older than this many seconds. Default: no age limit (as py-key-value decrypts). */
   ttlSeconds?: number;
@@ -26,6 +27,7 @@ export interface FernetDecryptOptions {
   nowMs?: number;
 }
 
+/** Options of {@link Fernet.encrypt}; the defaults are right outside tests. */
 export interface FernetEncryptOptions {
   /** Timestamp written into the token, in milliseconds. Default `Date.now()`. */
   nowMs?: number;
@@ -47,10 +49,15 @@ export class Fernet {
     this.#keys = list.map((key, index) => parseKey(key, index));
   }
 
+  /** A new random key: 32 bytes from the system's secure generator, as padded url-safe base64 (44 characters). */
   static generateKey(): string {
     return randomBytes(32).toString("base64url") + "=";
   }
 
+  /**
+   * Encrypts and authenticates `plaintext` (a string is taken as UTF-8) with the first key, and returns the
+   * Fernet token as padded url-safe base64. Throws `OAuthError` `invalid_options` for an IV that is not 16 bytes.
+   */
   encrypt(plaintext: Uint8Array | string, options: FernetEncryptOptions = {}): string {
     const key = this.#keys[0] as FernetKey;
     const iv = Buffer.from(options.iv ?? randomBytes(16));
@@ -66,6 +73,11 @@ export class Fernet {
     return Buffer.concat([body, mac]).toString("base64url").padEnd(Math.ceil((body.length + macBytes) / 3) * 4, "=");
   }
 
+  /**
+   * Checks a Fernet token against every key and returns the plaintext bytes. Throws `OAuthError`
+   * `decryption_failed` when the token is malformed or no key verifies it, and, with `ttlSeconds`, when it
+   * is older than that or dated more than 60 seconds ahead.
+   */
   decrypt(token: string, options: FernetDecryptOptions = {}): Buffer {
     const data = decodeToken(token);
     const timestamp = Number(data.readBigUInt64BE(1));

@@ -27,6 +27,7 @@ type Read = Holder & { renewedAt: number };
 export class FileLock implements TokenLock {
   readonly #directory: string;
 
+  /** `directory` holds the lock files; it is created (mode 0700) on first use. */
   constructor(directory: string) {
     this.#directory = directory;
   }

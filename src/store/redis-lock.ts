@@ -2,8 +2,17 @@ import { randomUUID } from "node:crypto";
 import type { LockHandle, TokenLock } from "./token-lock.js";
 
 /** A node-redis client (v4, v5: `sendCommand(args)`) or an ioredis one (`call(command, ...args)`). */
-export type RedisCommandClient = { sendCommand(args: string[]): Promise<unknown> } | { call(command: string, ...args: string[]): Promise<unknown> };
+export type RedisCommandClient =
+  | {
+      /** node-redis: sends one command given as its words (`["SET", key, value, ...]`) and resolves its reply. */
+      sendCommand(args: string[]): Promise<unknown>;
+    }
+  | {
+      /** ioredis: sends `command` with `args` and resolves its reply. */
+      call(command: string, ...args: string[]): Promise<unknown>;
+    };
 
+/** Options of {@link RedisLock}. */
 export interface RedisLockOptions {
   /** Prepended to every lock key, e.g. a Keyv namespace followed by `:`. Default none. */
   prefix?: string;
@@ -28,6 +37,10 @@ export class RedisLock implements TokenLock {
     this.#prefix = options.prefix ?? "";
   }
 
+  /**
+   * Takes the lock on `prefix + key` for `leaseMs` (`SET NX PX`) if it is free. Rejects with the client's
+   * error when Redis cannot be reached; the token flow reports that as `storage_failed`.
+   */
   async acquire(key: string, leaseMs: number): Promise<LockHandle | undefined> {
     const name = this.#prefix + key;
     const owner = randomUUID();

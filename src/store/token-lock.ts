@@ -9,6 +9,7 @@ export interface TokenLock {
   acquire(key: string, leaseMs: number): Promise<LockHandle | undefined>;
 }
 
+/** A held {@link TokenLock}, as `acquire` returns it: keep its lease alive, then release it. */
 export interface LockHandle {
   /** Moves the end of the lease to `leaseMs` from now. False when this holder no longer has the lock. */
   extend(leaseMs: number): Promise<boolean>;
@@ -21,6 +22,7 @@ const held = new Map<string, { owner: symbol; expiresAt: number }>();
 
 /** Serializes the `OAuth` instances of one process. The default when the store is not Redis or a SQLite file. */
 export class MemoryLock implements TokenLock {
+  /** Takes the lock on `key` for `leaseMs` if no holder in this process has it (or its lease ended). */
   async acquire(key: string, leaseMs: number): Promise<LockHandle | undefined> {
     const current = held.get(key);
     if (current && current.expiresAt > Date.now()) return undefined;

@@ -5,7 +5,7 @@ import type { TokenStorage } from "./token-storage.js";
 import { resourceCovers } from "../shared/resource-covers.js";
 
 /*
- * Storage key layout (documented in README.md), `<serverKey>` being `serverKeyOf(mcpUrl)` (its query hashed):
+ * Storage key layout (documented in docs/storage.md), `<serverKey>` being `serverKeyOf(mcpUrl)` (its query hashed):
  *   mcp-oauth:v2:<serverKey>:discovery          what discovery found for this MCP server
  *   mcp-oauth:v2:<serverKey>:<issuer>:client    the dynamic registration at that authorization server
  *   mcp-oauth:v2:<serverKey>:<issuer>:tokens    the tokens that server issued for this MCP server
@@ -38,24 +38,38 @@ const storedForSchema = z.object({ kind: z.string(), server: z.string(), issuer:
 const webUrl = z.string().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), "expected an absolute http(s) URL");
 
 const metadataSchema = z.looseObject({
+  /** The authorization server's issuer identifier (RFC 8414 §2); credentials and tokens are keyed by it. */
   issuer: z.string(),
   authorization_endpoint: z.string().optional(),
   token_endpoint: z.string().optional(),
+  /** Dynamic client registration endpoint (RFC 7591); absent when the server does not offer registration. */
   registration_endpoint: z.string().optional(),
+  /** Token revocation endpoint (RFC 7009), used by `oauth.logout()`. */
   revocation_endpoint: z.string().optional(),
   scopes_supported: z.array(z.string()).optional(),
+  /** Must include `S256` for the authorization code grant, else the login stops with `pkce_unsupported`. */
   code_challenge_methods_supported: z.array(z.string()).optional(),
   token_endpoint_auth_methods_supported: z.array(z.string()).optional(),
+  /** True when the server sends `iss` in authorization responses (RFC 9207); the callback then requires it. */
   authorization_response_iss_parameter_supported: z.boolean().optional(),
+  /** True when the server accepts Client ID Metadata Document URLs as `client_id` (`clientMetadataUrl`). */
   client_id_metadata_document_supported: z.boolean().optional(),
 });
+/**
+ * Authorization server metadata (RFC 8414) as this library reads it: the fields it uses, plus whatever
+ * else the server published (kept as is). Part of a {@link DiscoveryRecord}.
+ *
+ * @useDeclaredType
+ */
 export type AuthorizationServerMetadata = z.infer<typeof metadataSchema>;
 export const authorizationServerMetadataSchema = metadataSchema;
 
 const discoverySchema = z.object({
   /** The RFC 8707 resource tokens are requested for, and that bounds where tokens are sent. */
   resource: webUrl,
+  /** Where the protected resource metadata (RFC 9728) was found; absent on the legacy path. */
   resourceMetadataUrl: webUrl.optional(),
+  /** `scopes_supported` of the protected resource metadata, when it lists them. */
   scopesSupported: z.array(z.string()).optional(),
   // Fresh metadata is judged field by field with typed errors (insecure_endpoint...); a stored copy that
   // is not even made of web URLs is corrupt, and dropped.
@@ -68,30 +82,59 @@ const discoverySchema = z.object({
   }),
   /** 2025-03-26 path: no protected resource metadata. */
   legacy: z.boolean(),
+  /** When discovery ran, in milliseconds since the epoch. */
   discoveredAt: z.number(),
 });
+/**
+ * What discovery found for one MCP server: its resource, and the authorization server that protects it.
+ * Stored under `oauth.storageKey("discovery")` (with a `stored_for` field naming what it is for), and
+ * reused so a later process skips the metadata requests.
+ *
+ * @useDeclaredType
+ */
 export type DiscoveryRecord = z.infer<typeof discoverySchema>;
 
 const clientSchema = z.looseObject({
   client_id: z.string(),
+  /** Present for a confidential client; a secret, so the store holding it deserves the care tokens get. */
   client_secret: z.string().optional(),
+  /** When the secret expires, in seconds since the epoch; 0 or absent: never. The record expires with it. */
   client_secret_expires_at: z.number().optional(),
   token_endpoint_auth_method: z.string().optional(),
+  /** The loopback callback URIs registered; a later login reuses the port of the first. */
   redirect_uris: z.array(z.string()),
 });
+/**
+ * A dynamic client registration (RFC 7591 response) at one authorization server: `client_id`, and the
+ * other fields the server returned. Stored under `oauth.storageKey("client", issuer)` and reused until
+ * the server stops accepting it.
+ *
+ * @useDeclaredType
+ */
 export type ClientRecord = z.infer<typeof clientSchema>;
 
 const tokenSchema = z.object({
   access_token: z.string(),
+  /** The token type the server issued: Bearer (RFC 6750); tokens of any other type are never stored. */
   token_type: z.string(),
+  /** Absent when the server issued none; a refresh response without one keeps the previous one. */
   refresh_token: z.string().optional(),
+  /** The granted scope: the server's `scope`, else the scope asked for. */
   scope: z.string().optional(),
   /** Absolute expiry in ms since the epoch; absent when the server gave no `expires_in`. */
   expires_at: z.number().optional(),
   /** Scopes asked for, kept so a step-up can ask for their union with the challenged ones. */
   requested_scope: z.string().optional(),
+  /** When the tokens were received, in milliseconds since the epoch. */
   obtained_at: z.number(),
 });
+/**
+ * The tokens one authorization server issued for one MCP server. Stored without a TTL under
+ * `oauth.storageKey("tokens", issuer)`, so the refresh token outlives the access token. Holds secrets:
+ * encrypt the store (`FernetEncryptionWrapper`) where others can read it.
+ *
+ * @useDeclaredType
+ */
 export type TokenRecord = z.infer<typeof tokenSchema>;
 
 const bindingSchema = z.object({

@@ -1,6 +1,6 @@
 import * as oauth from "oauth4webapi";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startSdkAuthServer, type SdkAuthServer, type SdkAuthServerOptions } from "../../examples/sdk-auth-server.js";
+import { startSdkAuthServer, type SdkAuthServer, type SdkAuthServerOptions } from "./sdk-auth-server.js";
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 const REDIRECT_URI = "http://127.0.0.1:9/callback";

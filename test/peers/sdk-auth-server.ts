@@ -7,7 +7,7 @@ import {
   getOAuthProtectedResourceMetadataUrl,
   mcpAuthRouter,
 } from "@modelcontextprotocol/sdk/server/auth/router.js";
-import { handleMcpRequest } from "./mcp-tools.js";
+import { handleMcpRequest } from "../../examples/mcp-tools.js";
 import { SdkAuthProvider, type SdkAuthFaults } from "./sdk-auth-provider.js";
 
 export type { SdkAuthFaults } from "./sdk-auth-provider.js";

@@ -1,5 +1,5 @@
 import Keyv from "keyv";
-import { startSdkAuthServer, type SdkAuthServer, type SdkAuthServerOptions } from "../../examples/sdk-auth-server.js";
+import { startSdkAuthServer, type SdkAuthServer, type SdkAuthServerOptions } from "../peers/sdk-auth-server.js";
 import { OAuth, type OAuthEvent, type OAuthOptions } from "../../src/index.js";
 import { captureLogger, followRedirects } from "./openers.js";
 

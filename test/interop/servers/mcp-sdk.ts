@@ -1,4 +1,4 @@
-import { startSdkAuthServer } from "../../../examples/sdk-auth-server.js";
+import { startSdkAuthServer } from "../../peers/sdk-auth-server.js";
 import type { GrantCounts, RunningServer, ServerPeer } from "../peer.js";
 import { grantCounts, interopTokenTtlSeconds } from "./grant-counts.js";
 
