@@ -14,22 +14,28 @@ export class CredentialBinding {
   /** The issuer read from or written to the store, once per process. */
   #recorded: string | undefined;
 
+  readonly #o: Pick<ResolvedOptions, "authorizationServer" | "clientId" | "clientSecret" | "signingKey" | "now">;
+  readonly #store: TokenStore;
+
   constructor(
-    private readonly o: Pick<ResolvedOptions, "authorizationServer" | "clientId" | "clientSecret" | "signingKey" | "now">,
-    private readonly store: TokenStore,
-  ) {}
+    o: Pick<ResolvedOptions, "authorizationServer" | "clientId" | "clientSecret" | "signingKey" | "now">,
+    store: TokenStore,
+  ) {
+    this.#o = o;
+    this.#store = store;
+  }
 
   /** True when credentials that must not leak are configured. */
   get active(): boolean {
-    return this.o.clientId !== undefined && (this.o.clientSecret !== undefined || this.o.signingKey !== undefined);
+    return this.#o.clientId !== undefined && (this.#o.clientSecret !== undefined || this.#o.signingKey !== undefined);
   }
 
   /** Throws `authorization_server_mismatch` unless the credentials may go to `issuer`. Call before anything is sent there. */
   async check(issuer: string): Promise<void> {
     if (!this.active) return;
-    const bound = this.o.authorizationServer ?? (await this.#stored());
+    const bound = this.#o.authorizationServer ?? (await this.#stored());
     if (bound !== undefined && bound !== issuer) {
-      const origin = this.o.authorizationServer ? "the `authorizationServer` option" : "the issuer they first obtained tokens from, recorded in the token store";
+      const origin = this.#o.authorizationServer ? "the `authorizationServer` option" : "the issuer they first obtained tokens from, recorded in the token store";
       throw new OAuthError(
         "authorization_server_mismatch",
         `the client's credentials belong with ${bound} (${origin}), but the MCP server sends them to ${issuer}; nothing was sent. If the MCP server really moved, set \`authorizationServer\` to the new issuer`,
@@ -39,15 +45,15 @@ export class CredentialBinding {
 
   /** After tokens were obtained at `issuer`: records it as the credentials' server, unless the option pins one. */
   async record(issuer: string): Promise<void> {
-    if (!this.active || this.o.authorizationServer !== undefined || (await this.#stored()) === issuer) return;
-    if (await this.store.setBinding({ issuer, clientId: this.o.clientId as string, boundAt: this.o.now() })) this.#recorded = issuer;
+    if (!this.active || this.#o.authorizationServer !== undefined || (await this.#stored()) === issuer) return;
+    if (await this.#store.setBinding({ issuer, clientId: this.#o.clientId as string, boundAt: this.#o.now() })) this.#recorded = issuer;
   }
 
   async #stored(): Promise<string | undefined> {
     if (this.#recorded === undefined) {
-      const binding = await this.store.getBinding();
+      const binding = await this.#store.getBinding();
       // A binding made for another client id does not bind this one.
-      if (binding !== undefined && binding.clientId === this.o.clientId) this.#recorded = binding.issuer;
+      if (binding !== undefined && binding.clientId === this.#o.clientId) this.#recorded = binding.issuer;
     }
     return this.#recorded;
   }

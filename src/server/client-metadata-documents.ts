@@ -48,7 +48,10 @@ export class ClientMetadataDocuments {
   readonly #agent: Agent;
   readonly #o: ResolvedClientMetadataDocuments;
 
-  constructor(private readonly provider: ResolvedProviderOptions & { clientMetadataDocuments: ResolvedClientMetadataDocuments }) {
+  readonly #provider: ResolvedProviderOptions & { clientMetadataDocuments: ResolvedClientMetadataDocuments };
+
+  constructor(provider: ResolvedProviderOptions & { clientMetadataDocuments: ResolvedClientMetadataDocuments }) {
+    this.#provider = provider;
     const o = provider.clientMetadataDocuments;
     this.#o = o;
     // A document is fetched once per cache period, so a kept-alive connection saves nothing, while a host
@@ -63,7 +66,7 @@ export class ClientMetadataDocuments {
   /** The client the document at `clientId` describes; throws `invalid_client` (bad document) or `temporarily_unavailable` (unreachable). */
   async get(clientId: string): Promise<RegisteredClient> {
     const cached = this.#cache.get(clientId);
-    if (cached && cached.expiresAt > this.provider.now()) {
+    if (cached && cached.expiresAt > this.#provider.now()) {
       // Map order is the LRU order: a hit moves to the end.
       this.#cache.delete(clientId);
       this.#cache.set(clientId, cached);
@@ -86,7 +89,7 @@ export class ClientMetadataDocuments {
     const client = this.#validate(clientId, body);
     if (this.#o.allowClient && !(await this.#o.allowClient(client))) throw refused(clientId, "the client was refused by this server's policy");
     this.#cache.delete(clientId);
-    this.#cache.set(clientId, { client, expiresAt: this.provider.now() + Math.min(Math.max(maxAgeMs, this.#o.cacheMinMs), this.#o.cacheMaxMs) });
+    this.#cache.set(clientId, { client, expiresAt: this.#provider.now() + Math.min(Math.max(maxAgeMs, this.#o.cacheMinMs), this.#o.cacheMaxMs) });
     while (this.#cache.size > this.#o.cacheEntries) this.#cache.delete(this.#cache.keys().next().value as string);
     return client;
   }
@@ -154,15 +157,15 @@ export class ClientMetadataDocuments {
     const { client_id: _id, scope, ...rest } = document;
     // A document is shared by every server the client talks to: a scope this server does not know narrows
     // the client's default scope, as RFC 7591 §3.2.1 lets a server do, instead of refusing the client.
-    const known = typeof scope === "string" ? scope.split(" ").filter((s) => this.provider.registration.validScopes.includes(s)) : [];
+    const known = typeof scope === "string" ? scope.split(" ").filter((s) => this.#provider.registration.validScopes.includes(s)) : [];
     let metadata;
     try {
-      metadata = validateClientMetadata({ ...rest, token_endpoint_auth_method: "none", ...(known.length > 0 ? { scope: known.join(" ") } : {}) }, this.provider);
+      metadata = validateClientMetadata({ ...rest, token_endpoint_auth_method: "none", ...(known.length > 0 ? { scope: known.join(" ") } : {}) }, this.#provider);
     } catch (error) {
       if (error instanceof OAuthServerError) throw refused(clientId, error.description);
       throw error;
     }
-    return { ...metadata, client_id: clientId, client_id_issued_at: Math.floor(this.provider.now() / 1000) };
+    return { ...metadata, client_id: clientId, client_id_issued_at: Math.floor(this.#provider.now() / 1000) };
   }
 }
 

@@ -65,14 +65,17 @@ export class MemoryRateLimiter implements RateLimiter {
   readonly #windows = new Map<string, { count: number; resetAt: number }>();
 
   /** `now`: clock in milliseconds since the epoch. `maxKeys`: counters kept at most. Defaults `Date.now` and 100000. */
-  constructor(
-    private readonly now: () => number = Date.now,
-    private readonly maxKeys = 100_000,
-  ) {}
+  readonly #now: () => number;
+  readonly #maxKeys: number;
+
+  constructor(now: () => number = Date.now, maxKeys = 100_000) {
+    this.#now = now;
+    this.#maxKeys = maxKeys;
+  }
 
   /** Counts one request against `key` in this process; see {@link RateLimiter.hit}. Never rejects. */
   async hit(key: string, rule: RateLimitRule): Promise<number> {
-    const now = this.now();
+    const now = this.#now();
     let window = this.#windows.get(key);
     if (!window || window.resetAt <= now) {
       this.#makeRoom(now);
@@ -84,10 +87,10 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 
   #makeRoom(now: number): void {
-    if (this.#windows.size < this.maxKeys) return;
+    if (this.#windows.size < this.#maxKeys) return;
     for (const [key, window] of this.#windows) if (window.resetAt <= now) this.#windows.delete(key);
     for (const key of this.#windows.keys()) {
-      if (this.#windows.size < this.maxKeys) break;
+      if (this.#windows.size < this.#maxKeys) break;
       this.#windows.delete(key);
     }
   }

@@ -16,11 +16,15 @@ interface Unsaved {
 export class TokenSaver {
   #unsaved: Unsaved | undefined;
 
-  constructor(private readonly store: TokenStore) {}
+  readonly #store: TokenStore;
+
+  constructor(store: TokenStore) {
+    this.#store = store;
+  }
 
   /** Writes `record` (holding the lock); `inStore` is the access token of the record the store holds now. False when the write failed. */
   async save(issuer: string, record: TokenRecord, inStore: string | undefined): Promise<boolean> {
-    const saved = await this.store.setTokens(issuer, record);
+    const saved = await this.#store.setTokens(issuer, record);
     this.#unsaved = saved ? undefined : { issuer, record, over: inStore };
     return saved;
   }
@@ -37,7 +41,7 @@ export class TokenSaver {
   async catchUp(issuer: string, stored: TokenRecord | undefined): Promise<{ latest: TokenRecord | undefined; inStore: string | undefined }> {
     const pending = this.#pending(issuer, stored);
     if (!pending) return { latest: stored, inStore: stored?.access_token };
-    const saved = await this.store.setTokens(issuer, pending.record);
+    const saved = await this.#store.setTokens(issuer, pending.record);
     if (saved) this.#unsaved = undefined;
     return { latest: pending.record, inStore: saved ? pending.record.access_token : stored?.access_token };
   }

@@ -159,62 +159,69 @@ export class TokenStore {
    * With `mcpUrl`, a discovery record must also describe that server (its resource covers the MCP URL,
    * as discovery requires): one that does not is as unreadable as a corrupt one.
    */
+  readonly #storage: TokenStorage;
+  readonly #serverKey: string;
+  readonly #logger: OAuthLogger;
+
   constructor(
-    private readonly storage: TokenStorage,
-    private readonly serverKey: string,
-    private readonly logger: OAuthLogger,
+    storage: TokenStorage,
+    serverKey: string,
+    logger: OAuthLogger,
     mcpUrl?: URL,
   ) {
+    this.#storage = storage;
+    this.#serverKey = serverKey;
+    this.#logger = logger;
     const discovery = mcpUrl ? discoverySchema.refine((record) => resourceCovers(record.resource, mcpUrl), "the resource does not cover the MCP URL") : discoverySchema;
     this.#schemas = { ...schemas, discovery };
   }
 
   key(kind: Kind, issuer?: string): string {
-    return kind === "discovery" || kind === "binding" ? `${prefix}${this.serverKey}:${kind}` : `${prefix}${this.serverKey}:${issuer}:${kind}`;
+    return kind === "discovery" || kind === "binding" ? `${prefix}${this.#serverKey}:${kind}` : `${prefix}${this.#serverKey}:${issuer}:${kind}`;
   }
 
   /** Every writer of this server's tokens holds this lock, across processes. */
   lockKey(): string {
-    return `${prefix}${this.serverKey}:lock`;
+    return `${prefix}${this.#serverKey}:lock`;
   }
 
   getDiscovery(): Promise<DiscoveryRecord | undefined> {
-    return this.read("discovery");
+    return this.#read("discovery");
   }
   setDiscovery(record: DiscoveryRecord): Promise<boolean> {
-    return this.write("discovery", undefined, record);
+    return this.#write("discovery", undefined, record);
   }
   getBinding(): Promise<BindingRecord | undefined> {
-    return this.read("binding");
+    return this.#read("binding");
   }
   setBinding(record: BindingRecord): Promise<boolean> {
-    return this.write("binding", undefined, record);
+    return this.#write("binding", undefined, record);
   }
   getClient(issuer: string): Promise<ClientRecord | undefined> {
-    return this.read("client", issuer);
+    return this.#read("client", issuer);
   }
   setClient(issuer: string, record: ClientRecord, ttlMs?: number): Promise<boolean> {
-    return this.write("client", issuer, record, ttlMs);
+    return this.#write("client", issuer, record, ttlMs);
   }
   getTokens(issuer: string): Promise<TokenRecord | undefined> {
-    return this.read("tokens", issuer);
+    return this.#read("tokens", issuer);
   }
   /** No TTL: the refresh token usually outlives the access token, and the store must not drop it. False when the write failed. */
   setTokens(issuer: string, record: TokenRecord): Promise<boolean> {
-    return this.write("tokens", issuer, record);
+    return this.#write("tokens", issuer, record);
   }
   async delete(kind: Kind, issuer?: string): Promise<void> {
     try {
-      await this.storage.delete(this.key(kind, issuer));
+      await this.#storage.delete(this.key(kind, issuer));
     } catch (cause) {
       throw new OAuthError("storage_failed", `token store: could not delete the ${kind} record`, { cause, transient: true });
     }
   }
 
-  private async read<K extends Kind>(kind: K, issuer?: string): Promise<RecordOf<K> | undefined> {
+  async #read<K extends Kind>(kind: K, issuer?: string): Promise<RecordOf<K> | undefined> {
     let raw: unknown;
     try {
-      raw = await this.storage.get(this.key(kind, issuer));
+      raw = await this.#storage.get(this.key(kind, issuer));
     } catch (cause) {
       // A record that does not decrypt is not treated as absent: a login would overwrite it for every
       // process that holds the right key.
@@ -233,27 +240,27 @@ export class TokenStore {
   }
 
   #isFor(label: z.infer<typeof storedForSchema>, kind: Kind, issuer: string | undefined): boolean {
-    return label.kind === kind && label.server === this.serverKey && label.issuer === issuer;
+    return label.kind === kind && label.server === this.#serverKey && label.issuer === issuer;
   }
 
   #unreadable(kind: Kind, issuer: string | undefined, why: string): undefined {
     const key = this.key(kind, issuer);
-    if (!this.#warned.has(key)) this.logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${key}): ${why}`);
+    if (!this.#warned.has(key)) this.#logger.warn(`mcp-oauth: ignoring an unreadable ${kind} record in the token store (${key}): ${why}`);
     this.#warned.add(key);
     return undefined;
   }
 
   /** True when written. */
-  private async write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<boolean> {
+  async #write<K extends Kind>(kind: K, issuer: string | undefined, record: RecordOf<K>, ttlMs?: number): Promise<boolean> {
     try {
-      const storedFor: StoredFor = issuer === undefined ? { kind, server: this.serverKey } : { kind, server: this.serverKey, issuer };
-      await this.storage.set(this.key(kind, issuer), { ...record, stored_for: storedFor }, ttlMs);
+      const storedFor: StoredFor = issuer === undefined ? { kind, server: this.#serverKey } : { kind, server: this.#serverKey, issuer };
+      await this.#storage.set(this.key(kind, issuer), { ...record, stored_for: storedFor }, ttlMs);
       this.#warned.delete(this.key(kind, issuer));
       return true;
     } catch {
       // What was obtained stays usable in memory; losing the write must not fail the request that
       // paid for it (possibly with a browser login). Tokens are written again under the next lock.
-      this.logger.warn(`mcp-oauth: could not write the ${kind} record to the token store; it is kept in memory only`);
+      this.#logger.warn(`mcp-oauth: could not write the ${kind} record to the token store; it is kept in memory only`);
       return false;
     }
   }

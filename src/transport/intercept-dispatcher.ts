@@ -36,14 +36,28 @@ export function createInterceptor(session: Session, maxStepUps: number): Dispatc
 class RecoveringHandler implements Handler {
   #held: Recoverable | undefined;
 
+  readonly #options: Dispatcher.DispatchOptions;
+  readonly #dispatch: Dispatcher.Dispatch;
+  readonly #handler: Handler;
+  readonly #recovery: RequestRecovery;
+  readonly #replayable: boolean;
+  #tokenAttached: boolean;
+
   constructor(
-    private readonly options: Dispatcher.DispatchOptions,
-    private readonly dispatch: Dispatcher.Dispatch,
-    private readonly handler: Handler,
-    private readonly recovery: RequestRecovery,
-    private readonly replayable: boolean,
-    private tokenAttached: boolean,
-  ) {}
+    options: Dispatcher.DispatchOptions,
+    dispatch: Dispatcher.Dispatch,
+    handler: Handler,
+    recovery: RequestRecovery,
+    replayable: boolean,
+    tokenAttached: boolean,
+  ) {
+    this.#options = options;
+    this.#dispatch = dispatch;
+    this.#handler = handler;
+    this.#recovery = recovery;
+    this.#replayable = replayable;
+    this.#tokenAttached = tokenAttached;
+  }
 
   /**
    * A redirect interceptor composed outside this one (`compose(oauth.interceptor(), interceptors.redirect())`)
@@ -54,7 +68,7 @@ class RecoveringHandler implements Handler {
    */
   onRequestStart(controller: Controller, context: unknown): void {
     const history = (context as { history?: unknown[] } | undefined)?.history;
-    if (this.tokenAttached && history !== undefined && history.length > 0) {
+    if (this.#tokenAttached && history !== undefined && history.length > 0) {
       controller.abort(
         new OAuthError(
           "redirect_refused",
@@ -63,49 +77,49 @@ class RecoveringHandler implements Handler {
       );
       return;
     }
-    this.handler.onRequestStart?.(controller, context);
+    this.#handler.onRequestStart?.(controller, context);
   }
 
   onRequestUpgrade(...args: Parameters<NonNullable<Handler["onRequestUpgrade"]>>): void {
-    this.handler.onRequestUpgrade?.(...args);
+    this.#handler.onRequestUpgrade?.(...args);
   }
 
   onResponseStart(controller: Controller, status: number, headers: Record<string, string | string[] | undefined>, message?: string): void {
     // Only a 401 or 403 can call for recovery; other answers pass straight through.
-    if (this.replayable && (status === 401 || status === 403)) {
-      const recoverable = this.recovery.recoverable(status, toHeaders(headers));
+    if (this.#replayable && (status === 401 || status === 403)) {
+      const recoverable = this.#recovery.recoverable(status, toHeaders(headers));
       if (recoverable) {
         this.#held = recoverable;
         return;
       }
     }
-    this.handler.onResponseStart?.(controller, status, headers, message);
+    this.#handler.onResponseStart?.(controller, status, headers, message);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (!this.#held) this.handler.onResponseData?.(controller, chunk);
+    if (!this.#held) this.#handler.onResponseData?.(controller, chunk);
   }
 
   onResponseEnd(controller: Controller, trailers: Record<string, string | string[] | undefined>): void {
     const held = this.#held;
-    if (!held) return this.handler.onResponseEnd?.(controller, trailers);
+    if (!held) return this.#handler.onResponseEnd?.(controller, trailers);
     this.#held = undefined;
-    this.recovery.recover(held).then(
+    this.#recovery.recover(held).then(
       (token) => {
         if (controller.aborted) return;
         try {
-          this.tokenAttached = true;
-          this.dispatch(withBearerDispatch(this.options, token), this);
+          this.#tokenAttached = true;
+          this.#dispatch(withBearerDispatch(this.#options, token), this);
         } catch (error) {
-          this.handler.onResponseError?.(controller, error as Error);
+          this.#handler.onResponseError?.(controller, error as Error);
         }
       },
-      (error: Error) => this.handler.onResponseError?.(controller, error),
+      (error: Error) => this.#handler.onResponseError?.(controller, error),
     );
   }
 
   onResponseError(controller: Controller, error: Error): void {
-    this.handler.onResponseError?.(controller, error);
+    this.#handler.onResponseError?.(controller, error);
   }
 }
 

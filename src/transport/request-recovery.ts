@@ -25,16 +25,26 @@ export class RequestRecovery {
   #authorized = false;
   #stepUps = 0;
 
+  readonly #session: Session;
+  readonly #maxStepUps: number;
+  readonly #origin: string;
+  readonly #signal: AbortSignal | undefined;
+
   constructor(
-    private readonly session: Session,
-    private readonly maxStepUps: number,
-    private readonly origin: string,
-    private readonly signal?: AbortSignal,
-  ) {}
+    session: Session,
+    maxStepUps: number,
+    origin: string,
+    signal?: AbortSignal,
+  ) {
+    this.#session = session;
+    this.#maxStepUps = maxStepUps;
+    this.#origin = origin;
+    this.#signal = signal;
+  }
 
   /** The first attempt's token when the session has a fresh one in memory, with no await; else undefined. */
   cachedToken(): string | undefined {
-    this.#tokens = this.session.freshToken();
+    this.#tokens = this.#session.freshToken();
     return this.#tokens?.access_token;
   }
 
@@ -44,9 +54,9 @@ export class RequestRecovery {
    * Grants without a user renew an expired token the same way, since asking costs no one anything.
    */
   async firstToken(required = false): Promise<string | undefined> {
-    this.#tokens = await this.#unlessAborted(this.session.currentToken());
-    if (!this.#tokens && (required || this.session.renewsWithoutUser())) {
-      this.#tokens = await this.#unlessAborted(this.session.authorize());
+    this.#tokens = await this.#unlessAborted(this.#session.currentToken());
+    if (!this.#tokens && (required || this.#session.renewsWithoutUser())) {
+      this.#tokens = await this.#unlessAborted(this.#session.authorize());
       this.#authorized = true;
     }
     return this.#tokens?.access_token;
@@ -66,33 +76,33 @@ export class RequestRecovery {
   /** The token to retry with; throws `unauthorized` or `insufficient_scope` when the recoveries are spent. */
   async recover({ status, challenge }: Recoverable): Promise<string> {
     if (status === 401) {
-      if (this.#authorized) throw new OAuthError("unauthorized", `${this.origin} still answers 401 after a new authorization`, { status: 401 });
-      const renewed = this.#tokens?.refresh_token && !this.#refreshed ? await this.#unlessAborted(this.session.refresh(this.#tokens)) : undefined;
+      if (this.#authorized) throw new OAuthError("unauthorized", `${this.#origin} still answers 401 after a new authorization`, { status: 401 });
+      const renewed = this.#tokens?.refresh_token && !this.#refreshed ? await this.#unlessAborted(this.#session.refresh(this.#tokens)) : undefined;
       this.#refreshed = true;
       if (renewed) {
         this.#tokens = renewed;
       } else {
-        this.#tokens = await this.#unlessAborted(this.session.authorize({ challenge, rejected: this.#tokens }));
+        this.#tokens = await this.#unlessAborted(this.#session.authorize({ challenge, rejected: this.#tokens }));
         this.#authorized = true;
       }
       return this.#tokens.access_token;
     }
-    if (this.#stepUps >= this.maxStepUps) {
-      throw new OAuthError("insufficient_scope", `${this.origin} still requires scope "${challenge?.scope ?? ""}" after ${this.#stepUps} step-up authorization(s)`, {
+    if (this.#stepUps >= this.#maxStepUps) {
+      throw new OAuthError("insufficient_scope", `${this.#origin} still requires scope "${challenge?.scope ?? ""}" after ${this.#stepUps} step-up authorization(s)`, {
         status: 403,
         oauthError: "insufficient_scope",
       });
     }
     this.#stepUps += 1;
-    this.#tokens = await this.#unlessAborted(this.session.authorize({ challenge, rejected: this.#tokens, stepUp: true }));
+    this.#tokens = await this.#unlessAborted(this.#session.authorize({ challenge, rejected: this.#tokens, stepUp: true }));
     return this.#tokens.access_token;
   }
 
   /** The session's answer, or the request signal's reason as soon as it fires, whichever comes first. */
   #unlessAborted<T>(pipeline: Promise<T>): Promise<T> {
     // Only OAuthErrors leave the library; the caller's own abort reason is the one exception, as fetch's.
-    const work = pipeline.catch((error: unknown) => Promise.reject(asOAuthError(error, `obtaining a token for ${this.origin}`)));
-    const signal = this.signal;
+    const work = pipeline.catch((error: unknown) => Promise.reject(asOAuthError(error, `obtaining a token for ${this.#origin}`)));
+    const signal = this.#signal;
     if (!signal) return work;
     if (signal.aborted) {
       work.catch(() => undefined); // shared with other waiters; this request no longer listens

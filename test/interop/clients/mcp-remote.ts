@@ -143,7 +143,10 @@ class StdioPeer {
   private readonly exited: Promise<void>;
   private exitCode: string | undefined;
 
-  constructor(private readonly child: ChildProcessByStdio<Writable, Readable, Readable>) {
+  readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
+
+  constructor(child: ChildProcessByStdio<Writable, Readable, Readable>) {
+    this.#child = child;
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-stderrTailChars * 4);
@@ -197,7 +200,7 @@ class StdioPeer {
    * one's callback port or refresh lease (mcp-remote coordinates instances through both).
    */
   async stop(): Promise<void> {
-    this.child.stdin.end();
+    this.#child.stdin.end();
     if (await this.exitsWithin(exitGraceMs)) return;
     this.killGroup("SIGTERM");
     if (await this.exitsWithin(exitGraceMs)) return;
@@ -214,16 +217,16 @@ class StdioPeer {
   }
 
   private killGroup(signal: NodeJS.Signals): void {
-    if (this.child.pid === undefined) return;
+    if (this.#child.pid === undefined) return;
     try {
-      process.kill(-this.child.pid, signal);
+      process.kill(-this.#child.pid, signal);
     } catch {
       // Already gone.
     }
   }
 
   private send(message: JsonRpcMessage): void {
-    this.child.stdin.write(`${JSON.stringify(message)}\n`);
+    this.#child.stdin.write(`${JSON.stringify(message)}\n`);
   }
 
   private receive(line: string): void {

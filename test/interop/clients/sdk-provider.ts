@@ -52,14 +52,27 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
   private pendingCallback: { resolve: (params: URLSearchParams) => void; reject: (error: Error) => void } | undefined;
   private arrivedCallback: URLSearchParams | Error | undefined;
 
+  readonly #file: string;
+  readonly #stored: StateFile<ClientInfo, Tokens, Discovery>;
+  readonly #server: Server;
+  readonly #port: number;
+  readonly #clientName: string;
+  readonly #browser: InteropBrowser;
+
   private constructor(
-    private readonly file: string,
-    private readonly stored: StateFile<ClientInfo, Tokens, Discovery>,
-    private readonly server: Server,
-    private readonly port: number,
-    private readonly clientName: string,
-    private readonly browser: InteropBrowser,
+    file: string,
+    stored: StateFile<ClientInfo, Tokens, Discovery>,
+    server: Server,
+    port: number,
+    clientName: string,
+    browser: InteropBrowser,
   ) {
+    this.#file = file;
+    this.#stored = stored;
+    this.#server = server;
+    this.#port = port;
+    this.#clientName = clientName;
+    this.#browser = browser;
     server.on("request", (request, response) => {
       const url = new URL(request.url ?? "/", `http://127.0.0.1:${port}`);
       if (url.pathname !== callbackPath) return void response.writeHead(404).end();
@@ -97,12 +110,12 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
   }
 
   get redirectUrl(): string {
-    return `http://127.0.0.1:${this.port}${callbackPath}`;
+    return `http://127.0.0.1:${this.#port}${callbackPath}`;
   }
 
   get clientMetadata(): NativeClientMetadata {
     return {
-      client_name: this.clientName,
+      client_name: this.#clientName,
       redirect_uris: [this.redirectUrl],
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
@@ -112,26 +125,26 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
 
   /** A fresh `state` per authorization request, kept to check the callback against (the SDKs do not). */
   async state(): Promise<string> {
-    this.stored.state = randomBytes(16).toString("base64url");
+    this.#stored.state = randomBytes(16).toString("base64url");
     await this.save();
-    return this.stored.state;
+    return this.#stored.state;
   }
 
   clientInformation(): ClientInfo | undefined {
-    return this.stored.clientInformation;
+    return this.#stored.clientInformation;
   }
 
   async saveClientInformation(clientInformation: ClientInfo): Promise<void> {
-    this.stored.clientInformation = clientInformation;
+    this.#stored.clientInformation = clientInformation;
     await this.save();
   }
 
   tokens(): Tokens | undefined {
-    return this.stored.tokens;
+    return this.#stored.tokens;
   }
 
   async saveTokens(tokens: Tokens): Promise<void> {
-    this.stored.tokens = tokens;
+    this.#stored.tokens = tokens;
     await this.save();
   }
 
@@ -141,17 +154,17 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
    */
   redirectToAuthorization(authorizationUrl: URL): void {
     this.arrivedCallback = undefined;
-    this.browser.open(authorizationUrl.href).catch((error: unknown) => this.deliver(new Error(`the browser could not complete the authorization: ${String(error)}`)));
+    this.#browser.open(authorizationUrl.href).catch((error: unknown) => this.deliver(new Error(`the browser could not complete the authorization: ${String(error)}`)));
   }
 
   async saveCodeVerifier(codeVerifier: string): Promise<void> {
-    this.stored.codeVerifier = codeVerifier;
+    this.#stored.codeVerifier = codeVerifier;
     await this.save();
   }
 
   codeVerifier(): string {
-    if (!this.stored.codeVerifier) throw new Error("no code verifier saved");
-    return this.stored.codeVerifier;
+    if (!this.#stored.codeVerifier) throw new Error("no code verifier saved");
+    return this.#stored.codeVerifier;
   }
 
   /**
@@ -160,20 +173,20 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
    * authorization server the redirect went to.
    */
   async saveDiscoveryState(state: Discovery): Promise<void> {
-    this.stored.discoveryState = state;
+    this.#stored.discoveryState = state;
     await this.save();
   }
 
   discoveryState(): Discovery | undefined {
-    return this.stored.discoveryState;
+    return this.#stored.discoveryState;
   }
 
   /** The SDKs call this when the server refused something stored (e.g. an unknown client or a dead refresh token). */
   async invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void> {
-    if (scope === "all" || scope === "client") delete this.stored.clientInformation;
-    if (scope === "all" || scope === "tokens") delete this.stored.tokens;
-    if (scope === "all" || scope === "verifier") delete this.stored.codeVerifier;
-    if (scope === "all" || scope === "discovery") delete this.stored.discoveryState;
+    if (scope === "all" || scope === "client") delete this.#stored.clientInformation;
+    if (scope === "all" || scope === "tokens") delete this.#stored.tokens;
+    if (scope === "all" || scope === "verifier") delete this.#stored.codeVerifier;
+    if (scope === "all" || scope === "discovery") delete this.#stored.discoveryState;
     await this.save();
   }
 
@@ -196,8 +209,8 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.server.closeAllConnections();
-      this.server.close(() => resolve());
+      this.#server.closeAllConnections();
+      this.#server.close(() => resolve());
     });
   }
 
@@ -205,7 +218,7 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
     const error = params.get("error");
     if (error) return new Error(`the authorization server answered ${error}: ${params.get("error_description") ?? ""}`);
     if (!params.get("code")) return new Error("callback without a code");
-    if (params.get("state") !== this.stored.state) return new Error(`callback state ${params.get("state") ?? "(none)"} is not the one sent`);
+    if (params.get("state") !== this.#stored.state) return new Error(`callback state ${params.get("state") ?? "(none)"} is not the one sent`);
     return params;
   }
 
@@ -219,9 +232,9 @@ export class LoopbackOAuthProvider<ClientInfo, Tokens, Discovery> {
 
   /** Written whole through a temporary file, so a killed session never leaves half a state file. */
   private async save(): Promise<void> {
-    const temporary = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(this.stored, null, 2), { mode: 0o600 });
-    await rename(temporary, this.file);
+    const temporary = `${this.#file}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(this.#stored, null, 2), { mode: 0o600 });
+    await rename(temporary, this.#file);
   }
 }
 
