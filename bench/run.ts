@@ -12,15 +12,17 @@ import { measureTokenPath } from "./token-path.js";
 import { redisUp, redisUrl, uniqueNamespace } from "../test/support/backends.js";
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 10_000);
-const target = 1.05;
+const target = 1.02;
 const started = Date.now();
 const server = await startLoopbackServer();
-const rows: [string, HotPathResult][] = [];
+const rows: [string, string, HotPathResult][] = [];
 try {
-  rows.push(["in-memory Keyv", await measureHotPath(new Keyv(), requests, server.mcpUrl)]);
+  const memory = await measureHotPath(new Keyv(), requests, server.mcpUrl);
+  rows.push(["in-memory Keyv", "oauth.fetch", memory.fetch], ["in-memory Keyv", "interceptor", memory.interceptor], ["in-memory Keyv", "vs no-op ic.", memory.overNoop]);
   if (redisUp) {
     const redis = new Keyv({ store: new KeyvRedis(redisUrl), namespace: uniqueNamespace() });
-    rows.push(["Redis (@keyv/redis)", await measureHotPath(redis, requests, server.mcpUrl)]);
+    const shared = await measureHotPath(redis, requests, server.mcpUrl);
+    rows.push(["Redis (@keyv/redis)", "oauth.fetch", shared.fetch], ["Redis (@keyv/redis)", "interceptor", shared.interceptor], ["Redis (@keyv/redis)", "vs no-op ic.", shared.overNoop]);
     await redis.disconnect();
   } else {
     console.log("Redis store: not measured (nothing listens on 127.0.0.1:6379)");
@@ -29,10 +31,10 @@ try {
   await server.close();
 }
 
-console.log(`\nHot path: oauth.fetch with a valid cached token vs fetch with a static bearer header (undici, loopback keep-alive, ${requests} requests each, medians)`);
-console.log("store                 plain µs   oauth.fetch µs   ratio   target ≤ 1.05");
-for (const [name, r] of rows) {
-  console.log(`${name.padEnd(22)}${r.plainMedianUs.toFixed(1).padStart(8)}   ${r.oauthMedianUs.toFixed(1).padStart(14)}   ${r.ratio.toFixed(3).padStart(5)}   ${r.ratio <= target ? "met" : "MISSED"}`);
+console.log(`\nHot path, valid cached token: oauth.fetch vs undici fetch, and oauth.interceptor() vs undici request, each against a static bearer header; "vs no-op ic.": ours against a no-op interceptor on the same agent, which pays undici's handler adapters too (loopback keep-alive, ${requests} requests each, medians)`);
+console.log(`store                 path           plain µs    ours µs   ratio   target ≤ ${target}`);
+for (const [name, path, r] of rows) {
+  console.log(`${name.padEnd(22)}${path.padEnd(13)}${r.plainMedianUs.toFixed(1).padStart(10)} ${r.oauthMedianUs.toFixed(1).padStart(10)}   ${r.ratio.toFixed(3).padStart(5)}   ${r.ratio <= target ? "met" : "MISSED"}`);
 }
 
 const tokenPath = await measureTokenPath(Math.max(1000, Math.floor(requests / 5)));

@@ -1,10 +1,10 @@
-import Keyv from "keyv";
 import { z } from "zod";
 import type { LookupFunction } from "node:net";
 import { defaultBackChannelLimits, type FetchLike } from "./shared/back-channel.js";
 import { isLoopbackHostname } from "./shared/classify-address.js";
 import { loadSigningKey, signingAlgorithms, type SigningAlgorithm } from "./flow/client-authentication.js";
 import { defaultLock } from "./store/default-lock.js";
+import { defaultTokenStorage } from "./store/default-token-storage.js";
 import { OAuthError } from "./shared/errors.js";
 import { resolverSeam, systemLookup } from "./shared/guard-network.js";
 import { serverKeyOf } from "./shared/server-key.js";
@@ -189,51 +189,57 @@ const cimdUrl = z.string().refine((value) => {
   return url?.protocol === "https:" && url.pathname !== "/" && !value.includes("#") && !url.username && !url.password && url.href === value;
 }, "expected an https: URL with a path, in its normal form, with no dot segments, fragment or credentials");
 
+/**
+ * One checker per option of {@link OAuthOptions}, and none other: `satisfies` makes a documented option
+ * without a check, or a check for an undocumented one, a compile error.
+ */
+const shape = {
+  mcpUrl: httpUrl,
+  scopes: z.union([z.string(), z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "not a valid scope token"))]).optional(),
+  clientName: z.string().min(1).optional(),
+  tokenStorage: storage.optional(),
+  lock: z.custom<TokenLock>((value) => typeof (value as TokenLock | null)?.acquire === "function", "expected a lock with an acquire method").optional(),
+  lockLeaseMs: z.number().int().min(100).optional(),
+  lockTimeoutMs: z.number().int().positive().optional(),
+  storageTimeoutMs: z.number().int().positive().optional(),
+  additionalClientMetadata: z.record(z.string(), z.unknown()).optional(),
+  callbackPort: z.number().int().min(0).max(65535).optional(),
+  authorizationServer: z.string().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), "expected an http(s) issuer identifier").optional(),
+  clientId: z.string().min(1).optional(),
+  clientSecret: z.string().min(1).optional(),
+  privateKey: z.union([z.string().min(1), z.custom<CryptoKey>((value) => value instanceof CryptoKey, "expected a PEM string or a CryptoKey")]).optional(),
+  signingAlgorithm: z.enum(signingAlgorithms).optional(),
+  keyId: z.string().min(1).optional(),
+  grant: z.enum(["authorization_code", "client_credentials", "enterprise_managed"]).optional(),
+  identityProvider: z
+    .object({
+      tokenEndpoint: httpUrl,
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1).optional(),
+      tokenEndpointAuthMethod: z.enum(["client_secret_basic", "client_secret_post", "none"]).optional(),
+      idToken: z.union([z.string().min(1), fn]),
+    })
+    .strict()
+    .optional(),
+  clientMetadataUrl: cimdUrl.optional(),
+  openBrowser: fn.optional(),
+  callbackTimeoutMs: z.number().int().positive().optional(),
+  fetch: fn.optional(),
+  allowInsecureHttp: z.boolean().optional(),
+  allowPrivateNetworks: z.boolean().optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+  onEvent: fn.optional(),
+  logger: z.custom<OAuthLogger>((value) => typeof (value as OAuthLogger | null)?.warn === "function", "expected an object with a warn method").optional(),
+  requestTimeoutMs: z.number().int().positive().optional(),
+  maxResponseBytes: z.number().int().positive().optional(),
+  maxStepUpAttempts: z.number().int().min(0).max(10).optional(),
+  maxRetries: z.number().int().min(0).max(10).optional(),
+  maxRetryAfterMs: z.number().int().min(0).optional(),
+  now: fn.optional(),
+} satisfies Record<keyof OAuthOptions, z.ZodType>;
+
 const schema = z
-  .object({
-    mcpUrl: httpUrl,
-    scopes: z.union([z.string(), z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "not a valid scope token"))]).optional(),
-    clientName: z.string().min(1).optional(),
-    tokenStorage: storage.optional(),
-    lock: z.custom<TokenLock>((value) => typeof (value as TokenLock | null)?.acquire === "function", "expected a lock with an acquire method").optional(),
-    lockLeaseMs: z.number().int().min(100).optional(),
-    lockTimeoutMs: z.number().int().positive().optional(),
-    storageTimeoutMs: z.number().int().positive().optional(),
-    additionalClientMetadata: z.record(z.string(), z.unknown()).optional(),
-    callbackPort: z.number().int().min(0).max(65535).optional(),
-    authorizationServer: z.string().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), "expected an http(s) issuer identifier").optional(),
-    clientId: z.string().min(1).optional(),
-    clientSecret: z.string().min(1).optional(),
-    privateKey: z.union([z.string().min(1), z.custom<CryptoKey>((value) => value instanceof CryptoKey, "expected a PEM string or a CryptoKey")]).optional(),
-    signingAlgorithm: z.enum(signingAlgorithms).optional(),
-    keyId: z.string().min(1).optional(),
-    grant: z.enum(["authorization_code", "client_credentials", "enterprise_managed"]).optional(),
-    identityProvider: z
-      .object({
-        tokenEndpoint: httpUrl,
-        clientId: z.string().min(1),
-        clientSecret: z.string().min(1).optional(),
-        tokenEndpointAuthMethod: z.enum(["client_secret_basic", "client_secret_post", "none"]).optional(),
-        idToken: z.union([z.string().min(1), fn]),
-      })
-      .strict()
-      .optional(),
-    clientMetadataUrl: cimdUrl.optional(),
-    openBrowser: fn.optional(),
-    callbackTimeoutMs: z.number().int().positive().optional(),
-    fetch: fn.optional(),
-    allowInsecureHttp: z.boolean().optional(),
-    allowPrivateNetworks: z.boolean().optional(),
-    signal: z.instanceof(AbortSignal).optional(),
-    onEvent: fn.optional(),
-    logger: z.custom<OAuthLogger>((value) => typeof (value as OAuthLogger | null)?.warn === "function", "expected an object with a warn method").optional(),
-    requestTimeoutMs: z.number().int().positive().optional(),
-    maxResponseBytes: z.number().int().positive().optional(),
-    maxStepUpAttempts: z.number().int().min(0).max(10).optional(),
-    maxRetries: z.number().int().min(0).max(10).optional(),
-    maxRetryAfterMs: z.number().int().min(0).optional(),
-    now: fn.optional(),
-  })
+  .object(shape)
   .strict()
   .refine((value) => value.allowInsecureHttp || !isInsecureMcpUrl(value.mcpUrl), {
     message: "http: is allowed only on a loopback host (localhost, 127.0.0.0/8, ::1): tokens would travel in clear text. Use https:, or set allowInsecureHttp for development",
@@ -265,7 +271,7 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
   mcpUrl.hash = "";
   // Before the default store, so that an unreadable key leaves no process-wide store and warning behind.
   const signingKey = options.privateKey ? loadSigningKey(options.privateKey, options.signingAlgorithm, options.keyId) : undefined;
-  const tokenStorage = options.tokenStorage ?? processMemoryStore(logger);
+  const tokenStorage = options.tokenStorage ?? defaultTokenStorage(logger);
   const requestTimeoutMs = options.requestTimeoutMs ?? defaultBackChannelLimits.timeoutMs;
   const storageTimeoutMs = options.storageTimeoutMs ?? 5_000;
   return {
@@ -308,22 +314,6 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     maxRetryAfterMs: options.maxRetryAfterMs ?? 10_000,
     now: options.now ?? Date.now,
   };
-}
-
-let memoryStore: Keyv | undefined;
-
-/**
- * One in-memory store per process, so a second client for the same server in the same process reuses
- * the tokens instead of opening the browser again. Keys are namespaced per server, so sharing is safe.
- */
-function processMemoryStore(logger: OAuthLogger): Keyv {
-  if (!memoryStore) {
-    memoryStore = new Keyv();
-    logger.warn(
-      "mcp-oauth: using in-memory token storage; tokens are lost when the process exits. Pass `tokenStorage` (e.g. a Redis-backed Keyv) to keep them.",
-    );
-  }
-  return memoryStore;
 }
 
 /** An `http:` MCP URL on a host that is not loopback. */

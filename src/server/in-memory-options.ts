@@ -66,4 +66,4 @@ export const inMemoryOptionsShape = {
         }),
     )
     .optional(),
-};
+} satisfies Record<Exclude<keyof InMemoryOAuthProviderOptions, keyof OAuthProviderOptions>, z.ZodType>;

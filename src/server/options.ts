@@ -289,7 +289,7 @@ export const providerOptionsShape = {
     .optional(),
   now: fn.optional(),
   onError: fn.optional(),
-};
+} satisfies Record<keyof OAuthProviderOptions, z.ZodType>;
 
 /**
  * Validates the options (the base ones plus a subclass's `extraShape`), throwing `OAuthError`

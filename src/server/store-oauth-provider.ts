@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ConsentFlow, consentTtlMs, type PendingConsent, type PendingConsents } from "./consent-flow.js";
 import { inMemoryOptionsShape, type InMemoryOAuthProviderOptions } from "./in-memory-options.js";
 import { OAuthProvider } from "./oauth-provider.js";
+import type { OAuthProviderOptions } from "./options.js";
 import type { ProviderStore } from "./provider-store.js";
 import { OAuthServerError } from "./server-errors.js";
 import { hashToken } from "./token-crypto.js";
@@ -36,7 +37,7 @@ const storeOptionsShape = {
     return (["get", "set", "add", "take", "delete", "increment"] as const).every((method) => typeof store?.[method] === "function");
   }, "expected a ProviderStore (get, set, add, take, delete, increment)"),
   keyPrefix: z.string().optional(),
-};
+} satisfies Record<Exclude<keyof StoreOAuthProviderOptions, keyof OAuthProviderOptions>, z.ZodType>;
 
 /** What a rotation adds to a refresh token; written once, by the `add` that wins the rotation. */
 type Rotated = Pick<RefreshToken, "rotatedAt" | "successorId">;

@@ -36,17 +36,21 @@ export function withBearer(init: RequestInit, accessToken: string | undefined, r
 /** Copies the caller's headers in any of undici's shapes, replacing Authorization whatever its case. */
 export function withBearerDispatch(options: Dispatcher.DispatchOptions, token: string): Dispatcher.DispatchOptions {
   const headers: Record<string, string | string[]> = {};
-  const put = (name: string, value: string | string[] | undefined) => {
-    if (value !== undefined && name.toLowerCase() !== "authorization") headers[name] = value;
-  };
   const source = options.headers;
   if (Array.isArray(source)) {
-    for (let i = 0; i + 1 < source.length; i += 2) put(String(source[i]), String(source[i + 1]));
+    for (let i = 0; i + 1 < source.length; i += 2) copyHeader(headers, String(source[i]), String(source[i + 1]));
   } else if (source && Symbol.iterator in source) {
-    for (const [name, value] of source as Iterable<[string, string | string[] | undefined]>) put(name, value);
+    for (const [name, value] of source as Iterable<[string, string | string[] | undefined]>) copyHeader(headers, name, value);
   } else if (source) {
-    for (const [name, value] of Object.entries(source)) put(name, value);
+    // The common shape, on every request: a loop without a closure or an entries array.
+    const record = source as Record<string, string | string[] | undefined>;
+    for (const name in record) copyHeader(headers, name, record[name]);
   }
   headers.authorization = bearer(token);
   return { ...options, headers };
+}
+
+function copyHeader(into: Record<string, string | string[]>, name: string, value: string | string[] | undefined): void {
+  // "authorization" has 13 letters: other names skip the lower-casing.
+  if (value !== undefined && !(name.length === 13 && name.toLowerCase() === "authorization")) into[name] = value;
 }

@@ -22,11 +22,11 @@ export function createInterceptor(session: Session, maxStepUps: number): Dispatc
       // undici's `request` passes the caller's signal along; an EventEmitter signal is left to undici.
       const signal = (options as { signal?: unknown }).signal;
       const recovery = new RequestRecovery(session, maxStepUps, url.origin, signal instanceof AbortSignal ? signal : undefined);
+      // The hot path: a fresh token in memory is attached with no await, as oauth.fetch does.
+      const cached = recovery.cachedToken();
+      if (cached !== undefined) return dispatch(withBearerDispatch(options, cached), new RecoveringHandler(options, dispatch, handler, recovery, replayable, true));
       recovery.firstToken(!replayable).then(
-        (token) => {
-          const recovering = new RecoveringHandler(options, dispatch, handler, recovery, replayable, token !== undefined);
-          dispatch(token ? withBearerDispatch(options, token) : options, recovering);
-        },
+        (token) => dispatch(token ? withBearerDispatch(options, token) : options, new RecoveringHandler(options, dispatch, handler, recovery, replayable, token !== undefined)),
         (error: Error) => handler.onResponseError?.(null as unknown as Controller, error),
       );
       return true;
