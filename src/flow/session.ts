@@ -1,27 +1,21 @@
 import { underLock, type Lease, type LockSettings } from "../store/acquire-lock.js";
 import { createBackChannelFetch, withSignal, type FetchLike } from "../shared/back-channel.js";
-import { authorizeInBrowser } from "./authorize.js";
 import { CredentialBinding } from "./credential-binding.js";
-import { discover } from "./discover.js";
 import { guardNetwork } from "../shared/guard-network.js";
-import { authorizeWithoutBrowser } from "./authorize-without-browser.js";
 import { guardStorage } from "../store/guard-storage.js";
-import { isOAuthError, OAuthError } from "../shared/errors.js";
+import { isOAuthError } from "../shared/errors.js";
 import type { TokenGrant } from "../shared/events.js";
-import { openSystemBrowser } from "./open-browser.js";
 import type { ResolvedOptions } from "./resolved-options.js";
-import type { BearerChallenge } from "./parse-www-authenticate.js";
 import { ClientChooser } from "./client-chooser.js";
-import { configuredClient } from "./register-client.js";
+import { login, type LoginRequest } from "./login.js";
 import { refreshTokens, toTokenRecord } from "./request-tokens.js";
 import { revokeTokens } from "./revoke-tokens.js";
 import type { LogoutResult } from "../shared/logout-result.js";
 import { backoffPolicy } from "./retry-after.js";
 import { TokenSaver } from "../store/token-saver.js";
-import { selectScopes } from "./select-scopes.js";
 import { SingleFlight, type FlightKind } from "../store/single-flight.js";
 import { inScope, tokenScope, type TokenScope } from "./token-scope.js";
-import { TokenStore, type ClientRecord, type DiscoveryRecord, type TokenRecord } from "../store/token-store.js";
+import { TokenStore, type DiscoveryRecord, type TokenRecord } from "../store/token-store.js";
 
 /** Refresh this long before the stored expiry (at most half the token's lifetime), so a token never expires in flight. */
 const refreshMarginMs = 60_000;
@@ -37,20 +31,11 @@ interface Held {
   lease: Lease;
 }
 
-/** Why a login runs: what the MCP server answered, and with which token. */
-export interface LoginRequest {
-  /** The 401 or 403 challenge asking for it: its resource metadata URL and scope steer discovery and scope selection. */
-  challenge?: BearerChallenge | undefined;
-  /** The token the server refused, if any. */
-  rejected?: TokenRecord | undefined;
-  /** A step-up: the server answered 403 `insufficient_scope`, so the new scope adds to the refused token's. */
-  stepUp?: boolean;
-}
-
 /**
- * The state of one MCP server's authorization: what discovery found, which client is registered, which
- * tokens are held. Refreshes and authorizations run one at a time (`SingleFlight`) in this process, and
- * under the token lock across processes.
+ * The token keeper of one MCP server: what discovery found, which tokens are held, when they are fresh,
+ * and the store around them. It runs step 1 (the token check), step 9 (the refresh) and logout itself,
+ * and hands steps 2-8 to `login` (login.ts). Refreshes and logins run one at a time (`SingleFlight`) in
+ * this process, and under the token lock across processes.
  */
 export class Session {
   readonly store: TokenStore;
@@ -161,7 +146,7 @@ export class Session {
   }
 
   /**
-   * Steps 2-8: discover, register, authorize in the browser, exchange the code, store the tokens. When
+   * Steps 2-8 (`login`), one at a time in this process and under the token lock across processes. When
    * the token the server refused has been replaced meanwhile by another caller, that newer token is
    * returned instead of starting another login.
    */
@@ -169,70 +154,23 @@ export class Session {
     // Another process's login may take as long as a browser may: wait for it that long, and use its tokens.
     const waitMs = this.#o.callbackTimeoutMs + this.#o.lockTimeoutMs;
     const rejected = request.rejected;
-    return this.#exclusive("login", rejected, () => this.#locked(waitMs, rejected, (held) => this.#login(request, held))) as Promise<TokenRecord>;
-  }
-
-  async #login(request: LoginRequest, held: Held): Promise<TokenRecord> {
-    const previous = this.#discovery;
-    const discovery = await this.#discover(request.challenge?.resourceMetadata);
-    try {
-      return await this.#loginAt(discovery, request, held);
-    } catch (error) {
-      await this.#restoreDiscovery(previous, discovery);
-      throw error;
-    }
-  }
-
-  async #loginAt(discovery: DiscoveryRecord, { challenge, rejected, stepUp = false }: LoginRequest, held: Held): Promise<TokenRecord> {
-    const as = discovery.authorizationServer;
-    const interactive = this.#o.grant === "authorization_code";
-    const scope = selectScopes({
-      challenged: challenge?.scope,
-      configured: this.#o.scopes,
-      resourceScopes: discovery.scopesSupported,
-      serverScopes: as.scopes_supported,
-      refreshable: interactive,
-      ...(stepUp ? { previous: [rejected?.requested_scope, rejected?.scope] } : {}),
-    });
-    if (stepUp && scope) this.#o.onEvent({ type: "step_up", scope });
-    if (!interactive) return this.#authorizeWithoutBrowser(discovery, scope, held);
-    const stored = this.#o.clientId || this.#o.clientMetadataUrl ? undefined : await this.store.getClient(as.issuer);
-    const run = (registration: ClientRecord | undefined) =>
-      authorizeInBrowser({
-        as,
-        resource: discovery.resource,
-        scope,
-        ports: this.#clients.callbackPorts(registration),
-        prepareClient: (redirectUri) => this.#clients.prepare(discovery, redirectUri, registration, scope),
-        openBrowser: this.#o.openBrowser ?? openSystemBrowser,
-        timeoutMs: this.#o.callbackTimeoutMs,
-        signal: this.#o.signal,
-        fetch: this.#backChannel,
-        backoff: backoffPolicy(this.#o),
-        onEvent: this.#o.onEvent,
-        signingKey: this.#o.signingKey,
-      });
-    let result;
-    try {
-      result = await run(stored);
-    } catch (error) {
-      // A registration the server forgot surfaces as invalid_client at the token endpoint: register anew, once.
-      if (!(isOAuthError(error, "token_exchange_failed") && error.oauthError === "invalid_client" && this.#clients.registered)) throw error;
-      await this.#clients.drop(as.issuer, "the token endpoint answered invalid_client");
-      result = await run(undefined);
-    }
-    return this.#saveTokens(discovery, toTokenRecord(result.tokens, this.#o.now(), scope), "authorization_code", held);
-  }
-
-  /** Client credentials or enterprise-managed authorization: a pre-registered client, no browser. */
-  async #authorizeWithoutBrowser(discovery: DiscoveryRecord, scope: string | undefined, held: Held): Promise<TokenRecord> {
-    const as = discovery.authorizationServer;
-    const configured = configuredClient(this.#o, as);
-    if (!configured) throw new OAuthError("invalid_options", `grant "${this.#o.grant}" needs a pre-registered \`clientId\``);
-    await this.#binding.check(as.issuer);
-    const record = this.#clients.use(as.issuer, configured.record, configured.source);
-    const response = await authorizeWithoutBrowser(this.#o, discovery, { record, signingKey: this.#o.signingKey }, scope, this.#backChannel);
-    return this.#saveTokens(discovery, toTokenRecord(response, this.#o.now(), scope), this.#o.grant === "client_credentials" ? "client_credentials" : "jwt_bearer", held);
+    return this.#exclusive("login", rejected, () =>
+      this.#locked(waitMs, rejected, (held) =>
+        login(
+          {
+            options: this.#o,
+            store: this.store,
+            backChannel: this.#backChannel,
+            clients: this.#clients,
+            binding: this.#binding,
+            discovery: () => this.#discovery,
+            setDiscovery: (discovery) => this.#setDiscovery(discovery),
+            save: (discovery, record, grant) => this.#saveTokens(discovery, record, grant, held),
+          },
+          request,
+        ),
+      ),
+    ) as Promise<TokenRecord>;
   }
 
   /** Forgets the tokens, under the token lock: a refresh in progress (here or elsewhere) must not store them again afterwards. */
@@ -354,35 +292,6 @@ export class Session {
       throw error;
     });
     return this.#loaded;
-  }
-
-  /**
-   * Runs for every interactive authorization, never from the cache: logins are rare, and a server that
-   * moved to another authorization server must be followed there. Token reuse and refresh use the cache.
-   */
-  async #discover(resourceMetadataUrl: string | undefined): Promise<DiscoveryRecord> {
-    const cached = this.#discovery;
-    const ctx = { fetch: this.#backChannel, onEvent: this.#o.onEvent, authorizationCode: this.#o.grant === "authorization_code", rules: this.#o.network };
-    const discovery = await discover(this.#o.mcpUrl, resourceMetadataUrl, ctx, this.#o.now(), this.#o.authorizationServer);
-    if (cached && cached.authorizationServer.issuer !== discovery.authorizationServer.issuer) {
-      // The server moved to another authorization server: no client registered at the old one is used
-      // there. The tokens in hand stay until new ones are stored (see #login).
-      this.#clients.forget();
-    }
-    this.#setDiscovery(discovery);
-    await this.store.setDiscovery(discovery);
-    return discovery;
-  }
-
-  /**
-   * A login (a step-up, say) toward another authorization server failed: the discovery of the tokens in
-   * hand comes back, in memory and in the store, so that they go on being used, and refreshed at the
-   * server that issued them, instead of being dropped for a login that did not happen.
-   */
-  async #restoreDiscovery(previous: DiscoveryRecord | undefined, attempted: DiscoveryRecord): Promise<void> {
-    if (!previous || previous.authorizationServer.issuer === attempted.authorizationServer.issuer || this.#discovery !== attempted) return;
-    this.#setDiscovery(previous);
-    await this.store.setDiscovery(previous).catch(() => false);
   }
 
   /** `covers` runs on every request, so what it compares against is worked out once per discovery. */
