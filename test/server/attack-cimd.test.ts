@@ -5,16 +5,15 @@
  * (they pass once it is fixed, and then must be turned into plain `it`); the others pin a defence that
  * had no test. `loopbackOnlyConnections` guarantees no test traffic leaves 127.0.0.1.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
-import type { LookupFunction, Socket } from "node:net";
+import type { IncomingMessage } from "node:http";
+import type { LookupFunction } from "node:net";
 import { constants, createGzip, gzipSync } from "node:zlib";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { InMemoryOAuthProvider, type ClientMetadataDocumentOptions } from "../../src/server/index.js";
 import { loopbackOnlyConnections } from "../support/loopback-only.js";
 import { testCertificate } from "../support/test-certificate.js";
 import { closeLater, pkce, REDIRECT_URI } from "./support.js";
-import { documentFor, resolveTo } from "./cimd-support.js";
+import { documentFor, resolveTo, startDocumentServer, type DocumentHandler, type DocumentServer } from "./cimd-support.js";
 
 const baseUrl = "http://127.0.0.1:1";
 const floodHosts = Array.from({ length: 12 }, (_, i) => `h${i}.flood.example.test`);
@@ -28,40 +27,10 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+type Handler = DocumentHandler;
 
-interface DocumentServer {
-  port: number;
-  server: Server;
-  hits: Map<string, number>;
-  sockets: Set<Socket>;
-  url(path: string, host?: string): string;
-}
-
-async function documentServer(handler: Handler): Promise<DocumentServer> {
-  const hits = new Map<string, number>();
-  const sockets = new Set<Socket>();
-  const server = createServer({ key: certificate.key, cert: certificate.cert, keepAliveTimeout: 600_000 }, (request, response) => {
-    const path = new URL(request.url ?? "/", "https://x").pathname;
-    hits.set(path, (hits.get(path) ?? 0) + 1);
-    handler(request, response);
-  });
-  server.on("secureConnection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closeLater(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  const port = (server.address() as { port: number }).port;
-  return { port, server, hits, sockets, url: (path, host = "client.example.test") => `https://${host}:${port}${path}` };
-}
+/** Kept-alive for ten minutes unless the library closes its side: the tests check that it does. */
+const documentServer = (handler: Handler): Promise<DocumentServer> => startDocumentServer(certificate, handler, { keepAliveTimeout: 600_000 });
 
 /** The URL the request was made for, as the document must name it. */
 function requestedUrl(request: IncomingMessage, port: number): string {

@@ -7,7 +7,6 @@
  * made for this run, reached through an injected resolver.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer } from "node:https";
 import type { LookupAddress } from "node:dns";
 import type { LookupFunction } from "node:net";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -16,8 +15,7 @@ import { resolveProviderOptions, type ClientMetadataDocumentOptions, type OAuthP
 import { OAuthServerError } from "../../src/server/server-errors.js";
 import { loopbackOnlyConnections } from "../support/loopback-only.js";
 import { testCertificate } from "../support/test-certificate.js";
-import { documentFor, resolveTo } from "./cimd-support.js";
-import { closeLater } from "./support.js";
+import { documentFor, resolveTo, startDocumentServer, type DocumentServer } from "./cimd-support.js";
 
 let certificate: { key: string; cert: string };
 beforeAll(() => {
@@ -31,27 +29,13 @@ const clock = { now: 1_700_000_000_000 };
 
 type Handler = (request: IncomingMessage, response: ServerResponse, url: string) => void;
 
-/** A loopback HTTPS server; `url(path)` names it as client.example.test; every request is counted and its headers kept. */
-async function documentServer(handler: Handler = serveDocument()): Promise<{ url: (path: string, host?: string) => string; hits: () => number; accept: () => string | undefined }> {
-  let port = 0;
-  let hits = 0;
-  let accept: string | undefined;
-  const server = createServer({ key: certificate.key, cert: certificate.cert }, (request, response) => {
-    hits += 1;
-    accept = request.headers.accept;
-    handler(request, response, `https://${request.headers.host ?? ""}${request.url ?? "/"}`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closeLater(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  port = (server.address() as { port: number }).port;
-  return { url: (path, host = "client.example.test") => `https://${host}:${port}${path}`, hits: () => hits, accept: () => accept };
+/** The document server; `handler` also gets the URL the request was made for. */
+function documentServer(handler: Handler = serveDocument()): Promise<DocumentServer> {
+  return startDocumentServer(certificate, (request, response) => handler(request, response, `https://${request.headers.host ?? ""}${request.url ?? "/"}`));
 }
+
+/** All requests a document server answered. */
+const hitsOf = (served: DocumentServer) => [...served.hits.values()].reduce((sum, n) => sum + n, 0);
 
 /** Answers the right document for the URL asked, with `headers` and `extra` fields. */
 function serveDocument(headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): Handler {
@@ -108,7 +92,7 @@ describe("fetching a document", () => {
   it("asks for JSON", async () => {
     const served = await documentServer();
     await documents().get(served.url("/app"));
-    expect(served.accept()).toBe("application/json");
+    expect(served.requests.map((headers) => headers.accept)).toEqual(["application/json"]);
   });
 
   it("refuses every 3xx as a redirect, a 304 without a body too, and 400 as an answer, not a redirect", async () => {
@@ -237,7 +221,7 @@ describe("the cache's clock", () => {
     await cache.get(served.url("/app"));
     clock.now = start + later;
     await cache.get(served.url("/app"));
-    return served.hits();
+    return hitsOf(served);
   }
 
   it("keeps a document until the moment it expires, not at that moment", async () => {

@@ -5,8 +5,6 @@
  * set `allowPrivateNetworks` (the document server is on loopback); the address rules are tested without
  * it, with `loopbackOnlyConnections` making sure no test traffic leaves 127.0.0.1.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer } from "node:https";
 import Keyv from "keyv";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "../../src/client.js";
@@ -15,8 +13,8 @@ import type { ClientMetadataDocumentOptions } from "../../src/server/index.js";
 import { loopbackOnlyConnections } from "../support/loopback-only.js";
 import { captureLogger, followRedirects } from "../support/openers.js";
 import { testCertificate } from "../support/test-certificate.js";
-import { closeLater, loadConsentPage, REDIRECT_URI, serverUnderTest, type ServerUnderTest } from "./support.js";
-import { documentFor, resolveTo } from "./cimd-support.js";
+import { loadConsentPage, REDIRECT_URI, serverUnderTest, type ServerUnderTest } from "./support.js";
+import { documentFor, resolveTo, startDocumentServer, type DocumentHandler, type DocumentServer } from "./cimd-support.js";
 
 let certificate: { key: string; cert: string };
 beforeAll(() => {
@@ -27,27 +25,9 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+type Handler = DocumentHandler;
 
-/** An HTTPS server on 127.0.0.1 answering every request with `handler`; `hits` counts requests per path. */
-async function documentServer(handler: Handler): Promise<{ port: number; hits: Map<string, number>; url: (path: string, host?: string) => string }> {
-  const hits = new Map<string, number>();
-  const server = createServer({ key: certificate.key, cert: certificate.cert }, (request, response) => {
-    const path = new URL(request.url ?? "/", "https://x").pathname;
-    hits.set(path, (hits.get(path) ?? 0) + 1);
-    handler(request, response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closeLater(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const port = (server.address() as { port: number }).port;
-  return { port, hits, url: (path, host = "client.example.test") => `https://${host}:${port}${path}` };
-}
+const documentServer = (handler: Handler): Promise<DocumentServer> => startDocumentServer(certificate, handler);
 
 /** Serves the right document for every path, with `headers` (Cache-Control, say). */
 function servingDocuments(headers: Record<string, string> = {}): (port: () => number) => Handler {
